@@ -1,0 +1,66 @@
+"""The one place that decides what an Appwrite failure means.
+
+Shared by the function (which turns it into 503 vs 500) and the CLI (which turns it into
+"exists, compare" / "gone, fine" / a one-line error). Facts: AppwriteException carries the
+HTTP status in `.code` (0 for a transport failure) and the error type in `.type`; the server
+answers 500 for any status it does not list (general.php), and 429 for its rate limit.
+"""
+from __future__ import annotations
+
+import enum
+
+try:  # the SQLite-only local runtime works without the SDK installed
+    from appwrite.exception import AppwriteException
+except ImportError:  # pragma: no cover
+    class AppwriteException(Exception):  # type: ignore[no-redef]
+        code = 0
+        type = None
+
+
+class Fault(enum.Enum):
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"  # 409: exists / already sent
+    TRANSIENT = "transient"  # retry later: 5xx, 408, 429, network, timeout
+    AUTH = "auth"  # bad key or a missing scope
+    INVALID = "invalid"  # the request or our schema is wrong; retrying will not help
+
+
+class StoreUnavailable(Exception):
+    """Transient: the caller should answer 503 so Alertmanager retries."""
+
+
+class StoreMisconfigured(Exception):
+    """Permanent on our side (missing table, missing scope): 500, and an operator must act."""
+
+
+def classify(exc: BaseException) -> Fault:
+    if not isinstance(exc, AppwriteException):
+        return Fault.TRANSIENT if isinstance(exc, (TimeoutError, ConnectionError, OSError)) else Fault.INVALID
+    code = int(exc.code or 0) if str(exc.code or "0").isdigit() else 0
+    if code == 0 or code >= 500 or code in (408, 429):
+        return Fault.TRANSIENT
+    if code == 404:
+        return Fault.NOT_FOUND
+    if code == 409:
+        return Fault.CONFLICT
+    if code in (401, 403):
+        return Fault.AUTH
+    return Fault.INVALID
+
+
+def describe(exc: BaseException) -> str:
+    """A short, secret-free description for logs and CLI errors."""
+    if isinstance(exc, AppwriteException):
+        kind = f" {exc.type}" if getattr(exc, "type", None) else ""
+        message = str(exc.message)
+        if message.lstrip().startswith("<"):  # an HTML error page from a proxy
+            message = "non-JSON error page"
+        return f"Appwrite {exc.code or 'network error'}{kind}: {message[:300]}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def to_store_error(exc: BaseException) -> Exception:
+    fault = classify(exc)
+    if fault is Fault.TRANSIENT:
+        return StoreUnavailable(describe(exc))
+    return StoreMisconfigured(describe(exc))

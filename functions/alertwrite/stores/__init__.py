@@ -1,0 +1,37 @@
+"""Where alerts are kept and messages go: Appwrite in production, SQLite locally.
+
+Both backends give the processor the same three things: `fetch_alerts`, `save`, and a
+messenger whose `send` answers "sent" or "duplicate" (an ID already used).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Protocol
+
+from ..notify import OutboundMessage
+from ..records import AlertRecord, EpisodeRecord
+from ..schema import Schema
+from ..settings import Settings
+
+
+class AlertStore(Protocol):
+    def fetch_alerts(self, fingerprints: list[str]) -> dict[str, AlertRecord]: ...
+    def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int: ...
+
+
+class Messenger(Protocol):
+    def send(self, message: OutboundMessage) -> str: ...
+
+
+@contextmanager
+def open_backend(settings: Settings, schema: Schema) -> Iterator[tuple[AlertStore, Messenger]]:
+    if settings.backend == "sqlite":
+        from .sqlite import SqliteBackend
+
+        with SqliteBackend(settings.sqlite_path, schema).unit_of_work() as pair:
+            yield pair
+        return
+    from .appwrite import AppwriteMessenger, AppwriteStore, make_client
+
+    client = make_client(settings.endpoint, settings.project_id, settings.api_key, settings.http_timeout)
+    yield AppwriteStore(client, schema), AppwriteMessenger(client)

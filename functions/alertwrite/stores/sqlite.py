@@ -1,0 +1,175 @@
+"""The embedded default: the schema's tables in one SQLite file, plus a `messages` outbox.
+
+Tables, columns and indexes are derived from the same `Schema` that provisions Appwrite, so
+the names match (`alerts.fingerprint`, `alerts.status`, ...). Each delivery runs in one
+`BEGIN IMMEDIATE` transaction: concurrent requests serialise on the write lock (WAL mode keeps
+readers going), and a failure rolls the whole delivery back.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from ..errors import StoreMisconfigured, StoreUnavailable
+from ..notify import OutboundMessage
+from ..records import ALERTS_TABLE, EPISODES_TABLE, AlertRecord, EpisodeRecord
+from ..schema import Schema, Table
+from ..timeutil import format_ms, utcnow
+
+OUTBOX_TABLE = "messages"
+SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "double": "REAL", "boolean": "INTEGER", "datetime": "TEXT"}
+SYSTEM_COLUMNS = ('"$id" TEXT PRIMARY KEY', '"$createdAt" TEXT', '"$updatedAt" TEXT')
+OUTBOX_COLUMNS = ("medium", "topics", "subject", "content", "html", "data")
+# Long enough to ride out a neighbour's transaction, short enough to answer 503 well inside
+# Alertmanager's 10 s flush deadline when the file is really stuck.
+BUSY_TIMEOUT_MS = 3000
+_prepared: set[str] = set()
+_prepare_lock = threading.Lock()
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_ddl(table: Table) -> list[str]:
+    cols = list(SYSTEM_COLUMNS) + [
+        f"{q(c.key)} {'TEXT' if c.array else SQL_TYPES[c.type]}{' NOT NULL' if c.required else ''}"
+        for c in table.columns
+    ]
+    statements = [f"CREATE TABLE IF NOT EXISTS {q(table.id)} ({', '.join(cols)})"]
+    for index in table.indexes:
+        if index.type == "fulltext":
+            continue
+        unique = "UNIQUE " if index.type == "unique" else ""
+        statements.append(f"CREATE {unique}INDEX IF NOT EXISTS {q(table.id + '_' + index.key)} "
+                          f"ON {q(table.id)} ({', '.join(q(c) for c in index.columns)})")
+    return statements
+
+
+def outbox_ddl() -> str:
+    cols = ", ".join(f"{q(c)} TEXT" for c in OUTBOX_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS {q(OUTBOX_TABLE)} ({SYSTEM_COLUMNS[0]}, {SYSTEM_COLUMNS[1]}, {cols})"
+
+
+def connect(path: str, schema: Schema) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        with _prepare_lock:
+            if path not in _prepared:
+                prepare(conn, schema)
+                _prepared.add(path)
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"SQLite {path}: {exc}") from None
+    return conn
+
+
+def prepare(conn: sqlite3.Connection, schema: Schema) -> None:
+    """Create what the schema declares; add columns the schema gained since the file was made."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    for table in schema.tables:
+        for statement in table_ddl(table)[:1]:
+            conn.execute(statement)
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({q(table.id)})")}
+        for col in table.columns:
+            if col.key not in have:
+                conn.execute(f"ALTER TABLE {q(table.id)} ADD COLUMN {q(col.key)} "
+                             f"{'TEXT' if col.array else SQL_TYPES[col.type]}")
+        for statement in table_ddl(table)[1:]:
+            conn.execute(statement)
+    conn.execute(outbox_ddl())
+
+
+class SqliteBackend:
+    def __init__(self, path: str, schema: Schema):
+        self.path = path
+        self.schema = schema
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[tuple["SqliteStore", "SqliteOutbox"]]:
+        conn = connect(self.path, self.schema)
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"SQLite {self.path}: {exc}") from None
+            try:
+                yield SqliteStore(conn, self.schema), SqliteOutbox(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreMisconfigured(f"SQLite {self.path}: {exc}") from None
+        finally:
+            conn.close()
+
+
+class SqliteStore:
+    def __init__(self, conn: sqlite3.Connection, schema: Schema):
+        self.conn = conn
+        self.schema = schema
+
+    def fetch_alerts(self, fingerprints: list[str]) -> dict[str, AlertRecord]:
+        found: dict[str, AlertRecord] = {}
+        unique = sorted(set(fingerprints))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(f"SELECT * FROM {q(ALERTS_TABLE)} WHERE fingerprint IN ({marks})", chunk):
+                record = AlertRecord.from_row(dict(row))
+                found[record.fingerprint] = record
+        return found
+
+    def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int:
+        episode_table = self.schema.table(EPISODES_TABLE)
+        alert_table = self.schema.table(ALERTS_TABLE)
+        upsert_rows(self.conn, EPISODES_TABLE, [{"$id": e.row_id, **e.to_row(episode_table)} for e in episodes])
+        upsert_rows(self.conn, ALERTS_TABLE, [{"$id": a.fingerprint, **a.to_row(alert_table)} for a in alerts])
+        return len(alerts)
+
+
+def upsert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+    """Appwrite's upsert semantics: a column left out of a row keeps its stored value."""
+    now = format_ms(utcnow())
+    for row in rows:
+        cols = list(row)
+        values = [_sql_value(row[c]) for c in cols]
+        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c != "$id")
+        conn.execute(
+            f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
+            f"VALUES ({', '.join('?' * len(cols))}, ?, ?) "
+            f"ON CONFLICT(\"$id\") DO UPDATE SET {updates}{', ' if updates else ''}\"$updatedAt\" = excluded.\"$updatedAt\"",
+            values + [now, now],
+        )
+
+
+def _sql_value(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+class SqliteOutbox:
+    """Messages that would go to Appwrite Messaging, kept locally with the same ID rule."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def send(self, message: OutboundMessage) -> str:
+        cursor = self.conn.execute(
+            f"INSERT INTO {q(OUTBOX_TABLE)} (\"$id\", \"$createdAt\", {', '.join(q(c) for c in OUTBOX_COLUMNS)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(\"$id\") DO NOTHING",
+            (message.id, format_ms(utcnow()), message.medium, json.dumps(list(message.topics)),
+             message.subject, message.content, int(message.html), json.dumps(message.data)),
+        )
+        return "sent" if cursor.rowcount == 1 else "duplicate"

@@ -1,0 +1,1 @@
+"""The `alertwrite` command line: provision Appwrite, deploy and run the functions locally."""

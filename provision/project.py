@@ -1,0 +1,105 @@
+"""The project on disk: where `schemas/` and `functions/` are, and the schema they declare."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from alertwrite.schema import Schema, SchemaError
+
+# Which file declares which top-level section; errors name the file.
+SECTION_FILES = {
+    "database": "monitoring.yaml",
+    "tables": "monitoring.yaml",
+    "topics": "messaging.yaml",
+    "rules": "routing.yaml",
+    "functions": "functions.yaml",
+}
+
+
+class SchemaFileError(Exception):
+    """A schema problem, phrased for the user: file, key and what is wrong."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML silently keeps the last of two equal keys; a schema must not."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @property
+    def schema_dir(self) -> Path:
+        return self.root / "schemas"
+
+    @property
+    def functions_dir(self) -> Path:
+        return self.root / "functions"
+
+    def function_dir(self, function_id: str) -> Path:
+        return self.functions_dir / function_id
+
+    def load_schema(self) -> Schema:
+        return load_schema_dir(self.schema_dir)
+
+
+def find_project(start: Path | None = None) -> Project:
+    """ALERTWRITE_ROOT, else the nearest folder upward with schemas/ and functions/,
+    else the checkout this package was installed from."""
+    if os.environ.get("ALERTWRITE_ROOT"):
+        return Project(Path(os.environ["ALERTWRITE_ROOT"]).resolve())
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "schemas").is_dir() and (folder / "functions").is_dir():
+            return Project(folder)
+    source = Path(__file__).resolve().parent.parent
+    if (source / "schemas").is_dir():
+        return Project(source)
+    raise SchemaFileError(f"no schemas/ folder found from {here}; run inside an Alertwrite checkout "
+                          "or set ALERTWRITE_ROOT")
+
+
+def load_schema_dir(folder: Path) -> Schema:
+    merged: dict = {}
+    for name in sorted(set(SECTION_FILES.values())):
+        path = folder / name
+        if not path.exists():
+            if name in ("monitoring.yaml",):
+                raise SchemaFileError(f"{path}: missing; it declares the database and tables")
+            continue
+        try:
+            doc = yaml.load(path.read_text("utf-8"), Loader=_UniqueKeyLoader) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise SchemaFileError(f"{path}{where}: {problem}") from None
+        if not isinstance(doc, dict):
+            raise SchemaFileError(f"{path}: expected a mapping at the top level")
+        for key, value in doc.items():
+            if SECTION_FILES.get(key) != name:
+                raise SchemaFileError(f"{path}: key {key!r} does not belong here "
+                                      f"({'it goes in ' + SECTION_FILES[key] if key in SECTION_FILES else 'unknown key'})")
+            merged[key] = value
+    try:
+        return Schema.from_dict(merged)
+    except SchemaError as exc:
+        section = exc.path.split(".")[0].split("[")[0]
+        raise SchemaFileError(f"{folder / SECTION_FILES.get(section, 'monitoring.yaml')}: "
+                              f"{exc.path}: {exc.message}") from None
