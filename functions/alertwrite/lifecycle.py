@@ -7,6 +7,7 @@ Rules (Alertmanager re-sends whole groups, retries, repeats, and HA peers duplic
 - an older startsAt, or a firing copy of an episode we already saw resolve, is late:
   it never reopens or overwrites newer state (an older episode's resolve only updates
   that episode's history row);
+- an episode the janitor closed for silence reopens when Alertmanager still sends it firing;
 - anything else changes nothing but `lastSeenAt`, so it sends nothing.
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ FIRING = "firing"
 REFIRING = "refiring"
 RESOLVED = "resolved"
 NOTIFYING = (FIRING, REFIRING, RESOLVED)
+ALERTMANAGER = "alertmanager"
+JANITOR = "janitor"
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,14 @@ def _step(cur: AlertRecord | None, a: Alert, d: Delivery, now: datetime):
         return None, [EpisodeRecord(a.fingerprint, a.starts_at, "resolved", ends_at=a.ends_at,
                                     resolved_at=a.ends_at or now)], "late"
     if cur.status == "resolved" and firing:
+        if cur.resolved_by == JANITOR:
+            # We closed it for silence, but Alertmanager still has it firing: reopen.
+            rec = _touch(cur, a, d, now).evolve(status="firing", ends_at=None, resolved_at=None, resolved_by="")
+            return rec, [_episode(a, rec, cur.occurrences)], FIRING
         return None, [], "late"
     if cur.status == "firing" and not firing:
         rec = _touch(cur, a, d, now).evolve(status="resolved", ends_at=a.ends_at,
-                                             resolved_at=a.ends_at or now)
+                                             resolved_at=a.ends_at or now, resolved_by=ALERTMANAGER)
         return rec, [_episode(a, rec, cur.occurrences)], RESOLVED
     return _touch(cur, a, d, now), [], "unchanged"
 
@@ -104,6 +111,7 @@ def _fresh(a: Alert, d: Delivery, now: datetime, occurrences: int) -> AlertRecor
         labels=a.labels, annotations=a.annotations,
         ends_at=a.ends_at if resolved else None, last_seen_at=now,
         resolved_at=(a.ends_at or now) if resolved else None,
+        resolved_by=ALERTMANAGER if resolved else "",
         generator_url=a.generator_url, group_key=d.group_key, receiver=d.receiver,
         occurrences=occurrences, truncated_alerts=d.truncated_alerts, clear_ack=occurrences > 1,
     )

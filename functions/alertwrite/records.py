@@ -46,6 +46,7 @@ class AlertRecord:
     ends_at: datetime | None = None
     last_seen_at: datetime | None = None
     resolved_at: datetime | None = None
+    resolved_by: str = ""
     generator_url: str = ""
     group_key: str = ""
     receiver: str = ""
@@ -73,6 +74,7 @@ class AlertRecord:
             "endsAt": format_ms(self.ends_at),
             "lastSeenAt": format_ms(self.last_seen_at),
             "resolvedAt": format_ms(self.resolved_at),
+            "resolvedBy": self.resolved_by,
             "generatorURL": self.generator_url,
             "groupKey": self.group_key,
             "receiver": self.receiver,
@@ -95,6 +97,7 @@ class AlertRecord:
             ends_at=_time(row.get("endsAt")),
             last_seen_at=_time(row.get("lastSeenAt")),
             resolved_at=_time(row.get("resolvedAt")),
+            resolved_by=row.get("resolvedBy") or "",
             generator_url=row.get("generatorURL") or "",
             group_key=row.get("groupKey") or "",
             receiver=row.get("receiver") or "",

@@ -74,7 +74,7 @@ class FakeCore:
         self.scopes = set(scopes) if scopes is not None else None  # None: every scope
         self.calls: list[Call] = []
         self.latency = 0.0
-        self.worker_steps = 1  # requests between an async job's states
+        self.worker_steps = 3  # requests until an async job (column, index, message) finishes
         self._faults: dict[int, str] = {}
         self._outage: str | None = None
         self._lock = threading.RLock()

@@ -1,6 +1,6 @@
 """Where alerts are kept and messages go: Appwrite in production, SQLite locally.
 
-Both backends give the processor the same three things: `fetch_alerts`, `save`, and a
+Both backends give the functions the same things: `fetch_alerts`, `stale_firing`, `save`, and a
 messenger whose `send` answers "sent" or "duplicate" (an ID already used).
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..settings import Settings
 class AlertStore(Protocol):
     def fetch_alerts(self, fingerprints: list[str]) -> dict[str, AlertRecord]: ...
     def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int: ...
+    def stale_firing(self, before, limit: int) -> list[AlertRecord]: ...
 
 
 class Messenger(Protocol):

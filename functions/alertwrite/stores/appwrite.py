@@ -16,6 +16,7 @@ from ..errors import Fault, classify, to_store_error
 from ..notify import OutboundMessage
 from ..records import ALERTS_TABLE, EPISODES_TABLE, AlertRecord, EpisodeRecord
 from ..schema import Schema
+from ..timeutil import format_ms
 from . import transport
 
 MAX_QUERY_CHARS = 4096  # APP_LIMIT_ARRAY_ELEMENT_SIZE
@@ -61,6 +62,25 @@ class AppwriteStore:
             for row in result.rows:
                 record = AlertRecord.from_row(row.data)
                 found[record.fingerprint] = record
+        return found
+
+    def stale_firing(self, before, limit: int) -> list[AlertRecord]:
+        """Firing alerts last seen before `before`, oldest first, paged by cursor."""
+        found: list[AlertRecord] = []
+        cursor = None
+        while len(found) < limit:
+            queries = [Query.equal("status", "firing"), Query.less_than("lastSeenAt", format_ms(before)),
+                       Query.order_asc("lastSeenAt"), Query.limit(min(MAX_BATCH_ROWS, limit - len(found)))]
+            if cursor:
+                queries.append(Query.cursor_after(cursor))
+            try:
+                page = self.tables.list_rows(self.database_id, ALERTS_TABLE, queries=queries, total=False)
+            except AppwriteException as exc:
+                raise to_store_error(exc) from None
+            found += [AlertRecord.from_row(r.data) for r in page.rows]
+            if len(page.rows) < MAX_BATCH_ROWS:
+                break
+            cursor = page.rows[-1].id
         return found
 
     def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int:

@@ -128,6 +128,11 @@ class SqliteStore:
                 found[record.fingerprint] = record
         return found
 
+    def stale_firing(self, before, limit: int) -> list[AlertRecord]:
+        rows = self.conn.execute(f"SELECT * FROM {q(ALERTS_TABLE)} WHERE status = 'firing' AND lastSeenAt < ? "
+                                 "ORDER BY lastSeenAt LIMIT ?", (format_ms(before), limit))
+        return [AlertRecord.from_row(dict(r)) for r in rows]
+
     def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int:
         episode_table = self.schema.table(EPISODES_TABLE)
         alert_table = self.schema.table(ALERTS_TABLE)

@@ -1,0 +1,38 @@
+"""The scheduled sweep: close alerts Alertmanager stopped talking about.
+
+A resolve can be lost for good: `send_resolved: false`, or a resolved alert sorted into the part
+`max_alerts` cuts off (capture 0009). Such an alert would stay `firing` for ever. A firing alert
+not seen for `stale_after` (choose more than Alertmanager's repeat_interval, which re-sends every
+firing alert) is resolved with `resolvedBy: janitor`; if Alertmanager still has it, its next
+repeat reopens it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .lifecycle import JANITOR
+from .records import EpisodeRecord
+
+DEFAULT_STALE_AFTER_MINUTES = 720  # 3 x Alertmanager's default 4 h repeat_interval
+MAX_PER_RUN = 1000
+
+
+@dataclass
+class SweepResult:
+    resolved: int
+    more_left: bool
+
+    def to_dict(self) -> dict:
+        return {"resolved": self.resolved, "moreLeft": self.more_left}
+
+
+def sweep(store, now: datetime, stale_after: timedelta) -> SweepResult:
+    stale = store.stale_firing(now - stale_after, MAX_PER_RUN + 1)
+    batch = stale[:MAX_PER_RUN]
+    resolved = [r.evolve(status="resolved", ends_at=now, resolved_at=now, resolved_by=JANITOR, clear_ack=False)
+                for r in batch]
+    episodes = [EpisodeRecord(r.fingerprint, r.starts_at, "resolved", ends_at=now, resolved_at=now) for r in batch]
+    if batch:
+        store.save(episodes, resolved)
+    return SweepResult(len(batch), len(stale) > MAX_PER_RUN)
