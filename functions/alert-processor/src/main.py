@@ -4,6 +4,7 @@ Answers follow Alertmanager's retry rules: 2xx only once stored; 400 bad payload
 token (not retried); 503 for a transient store fault and 500 for a misconfiguration (both
 retried, so nothing is lost while an operator fixes it). Never 429, never a catch-all 200.
 """
+import json
 import os
 import traceback
 
@@ -55,9 +56,10 @@ def _handle(context):
         for warning in take_new_warnings():
             context.log(f"Appwrite warning (shown once): {warning}")
     for message in summary.sent:
-        context.log(f"sent {message.medium} to {','.join(message.topics)}: {message.subject or message.content[:80]}")
+        headline = message.subject or message.content.splitlines()[0]
+        context.log(f"sent {message.medium} to {','.join(message.topics)}: {headline} (id {message.id})")
     if delivery.truncated_alerts:
         context.log(f"delivery {delivery.group_key!r} was truncated by max_alerts: "
                     f"{delivery.truncated_alerts} alerts not received")
-    context.log(f"stored delivery: {summary.to_dict()}")
+    context.log("stored delivery: " + json.dumps(summary.to_dict()))
     return context.res.json(summary.to_dict())

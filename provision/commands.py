@@ -1,0 +1,118 @@
+"""The command definitions; each is a few lines over the library."""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from alertwrite.auth import parse_tokens
+
+from .bundle import build_bundle
+from .cli import EXIT_DIFFERENCES, Failure, State, emit, main, pass_state, progress
+from .connection import setting
+from .local import Backend, Functions, LocalServer, banner
+from .receiver import new_token, receiver_block
+from .send_test import post, test_delivery
+
+
+def _backend(state: State, kind: str, db: str) -> Backend:
+    if kind == "appwrite":
+        return Backend("appwrite", connection=state.connection())
+    return Backend("sqlite", db_path=Path(db).resolve())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--db", default="alertwrite.db", show_default=True, help="SQLite file of the embedded store")
+@click.option("--backend", type=click.Choice(["sqlite", "appwrite"]), default="sqlite", show_default=True,
+              help="appwrite: use the project from --endpoint/--project/--key instead of SQLite")
+@pass_state
+def serve(state: State, host, port, db, backend):
+    """Run the bundle's functions locally, as Appwrite's runtime runs them.
+
+    Any POST reaches alert-processor; other functions answer under /functions/<id>/.
+    """
+    tokens = parse_tokens(setting("ALERTWRITE_WEBHOOK_TOKENS", state.project.root))
+    generated = None
+    if not tokens:
+        generated = new_token()
+        tokens = (generated,)
+    chosen = _backend(state, backend, db)
+    progress("building function bundles...")
+    functions = Functions(state.project, state.schema(), chosen, tokens)
+    try:
+        server = LocalServer(functions, host, port)
+    except OSError as exc:
+        raise Failure(f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
+    click.echo(banner(server, chosen, generated, receiver_block))
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+        click.echo("stopped", err=True)
+
+
+@main.command()
+@click.argument("function_id")
+@click.option("--db", default="alertwrite.db", show_default=True)
+@click.option("--backend", type=click.Choice(["sqlite", "appwrite"]), default="sqlite", show_default=True)
+@pass_state
+def run(state: State, function_id, db, backend):
+    """Run a scheduled function once, with the context a cron execution gets."""
+    schema = state.schema()
+    if function_id not in {f.id for f in schema.functions}:
+        raise Failure(f"no function {function_id!r}; known: {', '.join(f.id for f in schema.functions)}")
+    tokens = parse_tokens(setting("ALERTWRITE_WEBHOOK_TOKENS", state.project.root)) or (new_token(),)
+    functions = Functions(state.project, schema, _backend(state, backend, db), tokens)
+    result = functions.run_scheduled(function_id, lambda kind, line: progress(line))
+    click.echo(result.body.decode("utf-8", "replace") or f"(status {result.status})")
+    if result.status >= 400:
+        sys.exit(3)
+
+
+@main.command("send-test")
+@click.argument("url")
+@click.option("--token", help="Bearer token (default: the first of ALERTWRITE_WEBHOOK_TOKENS)")
+@click.option("--resolve", is_flag=True, help="send the resolve of the test alert")
+@click.option("--severity", default="critical", show_default=True)
+@pass_state
+def send_test(state: State, url, token, resolve, severity):
+    """POST a realistic Alertmanager delivery to URL and print the answer."""
+    token = token or next(iter(parse_tokens(setting("ALERTWRITE_WEBHOOK_TOKENS", state.project.root))), "")
+    if not token:
+        raise Failure("no token: pass --token or set ALERTWRITE_WEBHOOK_TOKENS")
+    import httpx
+    try:
+        answer = post(url, token, test_delivery("resolved" if resolve else "firing", severity))
+    except httpx.HTTPError as exc:
+        raise Failure(f"cannot reach {url}: {exc}") from None
+    click.echo(f"{answer.status_code} {answer.text.strip()}")
+    if answer.status_code >= 300:
+        sys.exit(3)
+
+
+@main.command()
+@click.option("--url", default="https://<your-function-domain>/", show_default=True, help="webhook URL for the block")
+def token(url):
+    """Generate a webhook token and print the Alertmanager receiver block using it."""
+    value = new_token()
+    click.echo(f"# Add to .env (comma-separate to rotate without downtime):\nALERTWRITE_WEBHOOK_TOKENS={value}\n")
+    click.echo(receiver_block(url, value))
+
+
+@main.command()
+@click.option("--out", default="build/functions", show_default=True, help="where to write the bundles")
+@pass_state
+def bundle(state: State, out):
+    """Build each function's code bundle (what deploy uploads; appwrite.json points here)."""
+    schema = state.schema()
+    for fn in schema.functions:
+        path = build_bundle(state.project, fn.id, state.project.root / out, schema)
+        click.echo(str(path))
