@@ -7,6 +7,7 @@ core by relative import and needs nothing from this repository at run time.
 """
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import shutil
@@ -37,10 +38,16 @@ def build_bundle(project: Project, function_id: str, out_dir: Path, schema: Sche
 
 
 def pack(bundle_dir: Path) -> bytes:
-    """A .tar.gz of the bundle's contents (paths relative to the bundle root), as deployments take."""
+    """A .tar.gz of the bundle's contents (paths relative to the bundle root), as deployments take.
+
+    Byte-for-byte reproducible (no mtimes, owners or gzip timestamp), so its digest tells
+    `deploy` whether the code changed since the last upload."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for path in sorted(bundle_dir.rglob("*")):
             if path.is_file():
-                tar.add(path, arcname=str(path.relative_to(bundle_dir)))
+                info = tarfile.TarInfo(str(path.relative_to(bundle_dir)))
+                data = path.read_bytes()
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()

@@ -101,4 +101,4 @@ def main(ctx: click.Context, endpoint, project, key, root):
     ctx.obj = State({"endpoint": endpoint, "project": project, "key": key}, root)
 
 
-from . import commands  # noqa: E402,F401  (registers the commands on `main`)
+from . import commands, deploy_commands, schema_commands  # noqa: E402,F401  (register the commands)

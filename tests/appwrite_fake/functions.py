@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import tarfile
 
-from .core import ApiError, FakeCore, Request, check_id, now_iso
+from .core import ApiError, FakeCore, Request, check_id, now_iso, queries_param
 
 
 class Functions:
@@ -30,6 +30,8 @@ class Functions:
         r("DELETE", "/functions/{fn}/variables/{var}", "functions.write")(self.delete_variable)
         r("POST", "/functions/{fn}/deployments", "functions.write")(self.create_deployment)
         r("GET", "/functions/{fn}/deployments/{dep}", "functions.read")(self.get_deployment)
+        r("GET", "/proxy/rules", "rules.read")(self.list_rules)
+        self.rules: list[dict] = []
 
     def _fn(self, fn: str) -> dict:
         if fn not in self.functions:
@@ -68,6 +70,12 @@ class Functions:
         self._settings(req.body, record)
         self.functions[fn] = record
         self.variables[fn] = {}
+        # A function domain is created with the function (Functions/Http/Functions/Create.php ~L361).
+        rule_id = check_id("unique()")
+        self.rules.append({"$id": rule_id, "$createdAt": t, "$updatedAt": t, "domain": f"{rule_id}.functions.appwrite.test",
+                           "type": "deployment", "trigger": "manual", "redirectUrl": "", "redirectStatusCode": 301,
+                           "deploymentId": "", "deploymentResourceType": "function", "deploymentResourceId": fn,
+                           "deploymentVcsProviderBranch": "", "status": "verified", "logs": "", "renewAt": ""})
         return 201, record
 
     def get_function(self, req: Request, fn: str):
@@ -162,6 +170,13 @@ class Functions:
             self.core.later(step("building"), 2)
             self.core.later(step(self.build_outcome), self.build_steps)
         return 202, dep
+
+    def list_rules(self, req: Request):
+        rules = self.rules
+        for query in queries_param(req):
+            if query.get("method") == "equal":
+                rules = [r for r in rules if r.get(query["attribute"]) in query["values"]]
+        return 200, {"total": len(rules), "rules": rules}
 
     def get_deployment(self, req: Request, fn: str, dep: str):
         self._fn(fn)

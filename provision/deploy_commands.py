@@ -1,0 +1,144 @@
+"""deploy, subscribe, topics, appwrite-json."""
+from __future__ import annotations
+
+import hashlib
+import sys
+
+import click
+from appwrite.exception import AppwriteException
+
+from alertwrite.errors import Fault, classify
+
+from .appwrite_json import render
+from .cli import EXIT_DIFFERENCES, Failure, State, emit, main, pass_state, progress
+from .connection import setting
+from .deploy import Deployer, DeployError
+from .receiver import receiver_block
+from .services import Services
+
+WEBHOOK_FUNCTION = "alert-processor"
+
+
+@main.command()
+@click.option("--yes", is_flag=True, help="non-interactive (nothing here asks; accepted for scripts)")
+@click.option("--timeout", default=600, show_default=True, help="seconds to wait for each build")
+@click.option("--poll", default=2.0, hidden=True, help="seconds between build status polls")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def deploy(state: State, yes, timeout, poll, as_json):
+    """Create or update the functions, set their variables from .env, upload and build."""
+    schema = state.schema()
+    services = Services(state.connection())
+    root = state.project.root
+    deployer = Deployer(services.functions, services.proxy, state.project, schema,
+                        lambda name: setting(name, root), progress, timeout=timeout, poll=poll)
+    results = []
+    try:
+        deployer.check_variables()
+        for fn in schema.functions:
+            results.append(deployer.deploy(fn, root / "build" / "functions"))
+    except DeployError as exc:
+        raise Failure(str(exc)) from None
+    webhook = next((r for r in results if r.function_id == WEBHOOK_FUNCTION), None)
+    url = (webhook.url if webhook and webhook.url else
+           "https://<function domain: Console > Functions > alert-processor > Domains>/")
+    changes = [c for r in results for c in r.changes]
+    if as_json:
+        emit({"changes": changes, "functions": {r.function_id: r.url for r in results}}, True, "")
+        return
+    click.echo("\n".join(changes) if changes else "Functions up to date")
+    click.echo(f"\nWebhook URL: {url}\n")
+    click.echo("Paste into alertmanager.yml, and write the token from ALERTWRITE_WEBHOOK_TOKENS\n"
+               "(.env) into the credentials_file on the Alertmanager host:\n")
+    click.echo(receiver_block(url))
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--user", "user_id", required=True, help="Appwrite user ID")
+@click.option("--medium", type=click.Choice(["email", "sms", "push"]), multiple=True,
+              help="which of the user's targets (default: all of them)")
+@pass_state
+def subscribe(state: State, topic, user_id, medium):
+    """Subscribe a user's email, phone or push target to TOPIC."""
+    services = Services(state.connection())
+    try:
+        targets = services.users.list_targets(user_id).targets
+    except AppwriteException as exc:
+        if classify(exc) is Fault.NOT_FOUND:
+            raise Failure(f"no user {user_id!r} in this project") from None
+        raise
+    chosen = [t for t in targets if not medium or _medium(t) in medium]
+    if not chosen:
+        raise Failure(f"user {user_id!r} has no {'/'.join(medium) or ''} target; add an email, phone or push "
+                      "target to the user first")
+    for target in chosen:
+        sub_id = hashlib.sha256(f"{topic}:{target.id}".encode()).hexdigest()[:36]
+        try:
+            services.messaging.create_subscriber(topic, sub_id, target.id)
+            click.echo(f"subscribed {user_id} ({_medium(target)} {target.identifier}) to {topic}")
+        except AppwriteException as exc:
+            if classify(exc) is Fault.CONFLICT:
+                click.echo(f"{user_id} ({_medium(target)}) already subscribed to {topic}")
+            elif classify(exc) is Fault.NOT_FOUND:
+                raise Failure(f"no topic {topic!r}: run `alertwrite apply` first") from None
+            else:
+                raise
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def topics(state: State, as_json):
+    """List topics with subscribers per medium; flag routes nobody would receive."""
+    schema = state.schema()
+    services = Services(state.connection())
+    from .live import fetch_topics
+    live = fetch_topics(services.messaging)
+    routed = {(r.topic, m) for r in schema.rules for m in r.media}
+    rows, silent = [], []
+    for topic_id in sorted(set(live) | {t.id for t in schema.topics}):
+        totals = live[topic_id].totals if topic_id in live else None
+        for medium in ("email", "sms", "push"):
+            if (topic_id, medium) in routed and (totals is None or totals[medium] == 0):
+                silent.append(f"{topic_id}/{medium}")
+        rows.append((topic_id, *(str(totals[m]) if totals else "-" for m in ("email", "sms", "push")),
+                     "" if totals else "missing (run apply)"))
+    if as_json:
+        emit({"topics": {r[0]: dict(zip(("email", "sms", "push"), map(_int, r[1:4]))) for r in rows},
+              "unreachable_routes": silent}, True, "")
+    else:
+        click.echo(f"{'TOPIC':24} {'EMAIL':>6} {'SMS':>6} {'PUSH':>6}")
+        for row in rows:
+            click.echo(f"{row[0]:24} {row[1]:>6} {row[2]:>6} {row[3]:>6}  {row[4]}".rstrip())
+        for route in silent:
+            click.echo(f"warning: routing sends {route} but nobody would receive it "
+                       f"(alertwrite subscribe {route.split('/')[0]} --user ID --medium {route.split('/')[1]})")
+    if silent:
+        sys.exit(EXIT_DIFFERENCES)
+
+
+@main.command("appwrite-json")
+@click.option("--check", is_flag=True, help="exit 1 if appwrite.json differs from schemas/")
+@pass_state
+def appwrite_json(state: State, check):
+    """Write appwrite.json (for the official Appwrite CLI) from schemas/."""
+    path = state.project.root / "appwrite.json"
+    wanted = render(state.schema())
+    if check:
+        if not path.exists() or path.read_text() != wanted:
+            click.echo("appwrite.json differs from schemas/: run `alertwrite appwrite-json`", err=True)
+            sys.exit(EXIT_DIFFERENCES)
+        click.echo("appwrite.json matches schemas/")
+        return
+    path.write_text(wanted)
+    click.echo(f"wrote {path}")
+
+
+def _medium(target) -> str:
+    value = target.providertype
+    return value.value if hasattr(value, "value") else str(value)
+
+
+def _int(value: str):
+    return int(value) if value.isdigit() else None
