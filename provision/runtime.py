@@ -12,6 +12,7 @@ Each function gets its own package name so two bundles can be loaded side by sid
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import re
@@ -139,8 +140,12 @@ def execution_headers(trigger: str = "http", key: str = "", event: str = "", cli
 
 
 def load_entrypoint(bundle_dir: Path, entrypoint: str = "src/main.py", package: str | None = None):
-    """Import the entrypoint the way the runtime does, under a package of its own."""
-    package = package or "function_" + re.sub(r"\W", "_", bundle_dir.name)
+    """Import the entrypoint the way the runtime does, under a package of its own.
+
+    The package name is unique per bundle folder: two bundles (or two builds of one) loaded in
+    one process never share modules, as they never would in Appwrite's separate containers."""
+    digest = hashlib.sha256(str(bundle_dir.resolve()).encode()).hexdigest()[:8]
+    package = package or "function_" + re.sub(r"\W", "_", bundle_dir.name) + "_" + digest
     for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
         del sys.modules[name]
     root = types.ModuleType(package)

@@ -70,7 +70,8 @@ def test_concurrent_deliveries_are_safe(processor, sqlite_env):
 
 
 def test_a_locked_store_answers_503_and_loses_nothing(processor, sqlite_env, monkeypatch):
-    from alertwrite.stores import sqlite as store
+    import sys
+    store = sys.modules[processor.__name__.replace(".src.main", ".src.alertwrite.stores.sqlite")]  # the bundle's copy
     invoke(processor, webhook_request(body_of("0001")))
     monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 100)
     blocker = sqlite3.connect(sqlite_env, isolation_level=None)
@@ -78,6 +79,7 @@ def test_a_locked_store_answers_503_and_loses_nothing(processor, sqlite_env, mon
     try:
         result = invoke(processor, webhook_request(body_of("0003")))
         assert result.status == 503 and result.json() == {"error": "store_unavailable"}
+        assert result.duration_ms < 2000  # the patched 100 ms busy timeout, not the default 3 s
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

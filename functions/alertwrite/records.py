@@ -148,7 +148,7 @@ class EpisodeRecord:
 
 
 def fit_row(row: dict, table: Table) -> dict:
-    sizes = {c.key: c.size for c in table.columns if c.type == "string"}
+    sizes = table.string_sizes
     return {k: fit(v, sizes.get(k)) if isinstance(v, str) else v for k, v in row.items()}
 
 

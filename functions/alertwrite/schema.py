@@ -102,6 +102,10 @@ class Table:
     permissions: tuple[str, ...] = ()
     enabled: bool = True
 
+    @functools.cached_property
+    def string_sizes(self) -> dict[str, int]:
+        return {c.key: c.size for c in self.columns if c.type == "string" and c.size}
+
     def column(self, key: str) -> Column:
         for col in self.columns:
             if col.key == key:

@@ -7,6 +7,7 @@ readers going), and a failure rolls the whole delivery back.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -54,17 +55,26 @@ def outbox_ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS {q(OUTBOX_TABLE)} ({SYSTEM_COLUMNS[0]}, {SYSTEM_COLUMNS[1]}, {cols})"
 
 
+_connections = threading.local()
+
+
 def connect(path: str, schema: Schema) -> sqlite3.Connection:
+    """One connection per thread and file, kept open: closing the last connection to a WAL
+    database checkpoints it, which cost more than the rest of a delivery."""
+    cache = _connections.__dict__.setdefault("by_path", {})
+    conn = cache.get(path)
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
+        if conn is None:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            with _prepare_lock:
+                if path not in _prepared:
+                    prepare(conn, schema)
+                    _prepared.add(path)
+            cache[path] = conn
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        with _prepare_lock:
-            if path not in _prepared:
-                prepare(conn, schema)
-                _prepared.add(path)
     except sqlite3.OperationalError as exc:
+        cache.pop(path, None)
         raise StoreUnavailable(f"SQLite {path}: {exc}") from None
     return conn
 
@@ -85,6 +95,14 @@ def prepare(conn: sqlite3.Connection, schema: Schema) -> None:
     conn.execute(outbox_ddl())
 
 
+_writer_locks: dict[str, threading.Lock] = {}
+
+
+def _writer_lock(path: str) -> threading.Lock:
+    with _prepare_lock:
+        return _writer_locks.setdefault(path, threading.Lock())
+
+
 class SqliteBackend:
     def __init__(self, path: str, schema: Schema):
         self.path = path
@@ -92,6 +110,19 @@ class SqliteBackend:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[tuple["SqliteStore", "SqliteOutbox"]]:
+        # Writers in this process queue on a lock, which hands over at once; left to
+        # SQLite's busy handler they would sleep in back-off steps of up to 100 ms.
+        writer = _writer_lock(self.path)
+        if not writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise StoreUnavailable(f"SQLite {self.path}: busy for {BUSY_TIMEOUT_MS} ms")
+        try:
+            with self._transaction() as pair:
+                yield pair
+        finally:
+            writer.release()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple["SqliteStore", "SqliteOutbox"]]:
         conn = connect(self.path, self.schema)
         try:
             try:
@@ -108,8 +139,6 @@ class SqliteBackend:
             raise StoreUnavailable(f"SQLite {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise StoreMisconfigured(f"SQLite {self.path}: {exc}") from None
-        finally:
-            conn.close()
 
 
 class SqliteStore:
@@ -144,16 +173,20 @@ class SqliteStore:
 def upsert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
     """Appwrite's upsert semantics: a column left out of a row keeps its stored value."""
     now = format_ms(utcnow())
+    groups: dict[tuple[str, ...], list[list]] = {}
     for row in rows:
-        cols = list(row)
-        values = [_sql_value(row[c]) for c in cols]
-        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c != "$id")
-        conn.execute(
-            f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
+        cols = tuple(row)
+        groups.setdefault(cols, []).append([_sql_value(row[c]) for c in cols] + [now, now])
+    for cols, values in groups.items():
+        conn.executemany(_upsert_sql(table, cols), values)
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(table: str, cols: tuple[str, ...]) -> str:
+    updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c != "$id")
+    return (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
             f"VALUES ({', '.join('?' * len(cols))}, ?, ?) "
-            f"ON CONFLICT(\"$id\") DO UPDATE SET {updates}{', ' if updates else ''}\"$updatedAt\" = excluded.\"$updatedAt\"",
-            values + [now, now],
-        )
+            f"ON CONFLICT(\"$id\") DO UPDATE SET {updates}{', ' if updates else ''}\"$updatedAt\" = excluded.\"$updatedAt\"")
 
 
 def _sql_value(value):
