@@ -49,7 +49,9 @@ def serve(state: State, host, port, db, backend):
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
     click.echo(banner(server, chosen, generated, receiver_block))
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Explicit handlers: a process started in the background by a script has SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -57,6 +59,10 @@ def serve(state: State, host, port, db, backend):
     finally:
         server.httpd.server_close()
         click.echo("stopped", err=True)
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
 
 
 @main.command()

@@ -13,9 +13,10 @@ from .timeutil import parse_rfc3339
 
 # Alertmanager writes Go's zero time for "no end" on every firing alert.
 ZERO_TIME_PREFIX = "0001-01-01T00:00:00"
-# A real body is a few KB; a 20 KB annotation makes ~52 KB. 1 MiB leaves room for
-# large groups while keeping one delivery well inside the function's memory and time.
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# An alert takes 0.4-1 KB, so a cluster-wide outage of thousands of alerts is megabytes.
+# A 400 is re-sent for ever and never stored, so the cap sits at Appwrite's own limit for an
+# execution body (createExecution: 10 MB; the runtime accepts 20 MB).
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 _FINGERPRINT = re.compile(r"^[0-9a-fA-F]{1,64}$")
 
 
