@@ -57,12 +57,18 @@ class Functions:
         os.environ.update(backend.environment())
         os.environ["ALERTWRITE_WEBHOOK_TOKENS"] = ",".join(tokens)
         self.modules = {}
+        self._running: dict[str, threading.Lock] = {}
         for fn in schema.functions:
             bundle = build_bundle(project, fn.id, self.build_dir, schema)
             self.modules[fn.id] = load_entrypoint(bundle, fn.entrypoint)
+            self._running[fn.id] = threading.Lock()
 
     def call(self, function_id: str, req: Request, sink=None) -> Result:
-        return invoke(self.modules[function_id], req, sink)
+        # One execution at a time per function, as in an Appwrite container: open-runtimes v5
+        # calls a synchronous main() on its aiohttp event loop (server.py `execute`). It also
+        # spares the GIL the contention of several deliveries parsing at once.
+        with self._running[function_id]:
+            return invoke(self.modules[function_id], req, sink)
 
     def run_scheduled(self, function_id: str, sink=None) -> Result:
         """What a cron execution gets: POST / with an empty body, trigger `schedule`."""
@@ -111,6 +117,9 @@ class LocalServer:
 def _handler_class(server: LocalServer) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Alertmanager reuses its connection
+        # Headers and body go out in two writes; with Nagle on, the second waits for the
+        # client's delayed ACK (~40 ms per request). Go's HTTP stack sets TCP_NODELAY too.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             started = time.perf_counter()

@@ -148,8 +148,11 @@ class EpisodeRecord:
 
 
 def fit_row(row: dict, table: Table) -> dict:
-    sizes = table.string_sizes
-    return {k: fit(v, sizes.get(k)) if isinstance(v, str) else v for k, v in row.items()}
+    for key, size in table.string_sizes.items():
+        value = row.get(key)
+        if value is not None and len(value) > size:
+            row[key] = fit(value, size)
+    return row
 
 
 def _time(value) -> datetime | None:

@@ -34,8 +34,9 @@ def format_ms(value: datetime | None) -> str | None:
     """The form Appwrite returns: 2025-01-01T12:00:00.000+00:00."""
     if value is None:
         return None
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+00:00"
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.isoformat(timespec="milliseconds")
 
 
 def utcnow() -> datetime:

@@ -21,6 +21,7 @@ def serve_http(fake, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingH
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no delayed-ACK stall between headers and body
 
         def _any(self):
             length = int(self.headers.get("Content-Length") or 0)

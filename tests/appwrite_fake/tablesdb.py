@@ -51,6 +51,8 @@ class TablesDB:
         self.rows: dict[tuple[str, str], dict[str, dict]] = {}
         self.sequence = 0
         self.column_outcome: dict[str, str] = {}  # column key -> "failed" | "stuck" (tests)
+        # (db, table, index key) -> {values: row id}, built on demand: a scan per write is O(n²).
+        self._unique: dict[tuple[str, str, str], dict[tuple, str]] = {}
         r = core.route
         r("GET", "/tablesdb", "databases.read")(self.list_databases)
         r("POST", "/tablesdb", "databases.write")(self.create_database)
@@ -110,6 +112,7 @@ class TablesDB:
         for key in [k for k in self.tables if k[0] == db]:
             del self.tables[key]
             self.rows.pop(key, None)
+            self._forget_unique(*key)
         return 204, None
 
     # -- tables ------------------------------------------------------------------------
@@ -156,6 +159,7 @@ class TablesDB:
         self._table(db, table)
         del self.tables[(db, table)]
         self.rows.pop((db, table), None)
+        self._forget_unique(db, table)
         return 204, None
 
     # -- columns -----------------------------------------------------------------------
@@ -211,6 +215,7 @@ class TablesDB:
         col["status"] = "deleting"
 
         def finish():
+            self._forget_unique(db, table)
             if col in record["columns"]:
                 record["columns"].remove(col)
                 record["indexes"] = [i for i in record["indexes"] if key not in i["columns"]]
@@ -254,6 +259,7 @@ class TablesDB:
         record["indexes"].append(index)
 
         def finish():
+            self._forget_unique(db, table)
             if itype == "unique" and self._has_duplicates(db, table, columns):
                 index["status"], index["error"] = "failed", "Duplicate values for a unique index"
             else:
@@ -280,7 +286,11 @@ class TablesDB:
         record = self._table(db, table)
         _, index = self.get_index(req, db, table, key)
         index["status"] = "deleting"
-        self.core.later(lambda: index in record["indexes"] and record["indexes"].remove(index))
+        def finish():
+            self._forget_unique(db, table)
+            if index in record["indexes"]:
+                record["indexes"].remove(index)
+        self.core.later(finish)
         return 204, None
 
     # -- rows --------------------------------------------------------------------------
@@ -365,6 +375,7 @@ class TablesDB:
     def delete_row(self, req: Request, db: str, table: str, row: str):
         self.get_row(req, db, table, row)
         del self.rows[(db, table)][row]
+        self._forget_unique(db, table)
         return 204, None
 
     def _batch(self, rows):
@@ -400,13 +411,12 @@ class TablesDB:
         merged = {**(existing or {}), **values}
         for key, col in columns.items():
             merged.setdefault(key, col.get("default"))
-        for index in record["indexes"]:
-            if index["type"] == "unique" and index["status"] == "available":
-                mine = tuple(merged.get(c) for c in index["columns"])
-                for other_id, other in store.items():
-                    if other_id != row_id and tuple(other.get(c) for c in index["columns"]) == mine:
-                        # <=1.9.6 answers a unique-index violation with row_already_exists too.
-                        raise ApiError(409, "row_already_exists", "Row with the requested ID already exists.")
+        unique = [i for i in record["indexes"] if i["type"] == "unique" and i["status"] == "available"]
+        for index in unique:
+            holder = self._unique_map(db, table, index).get(tuple(merged.get(c) for c in index["columns"]))
+            if holder is not None and holder != row_id:
+                # <=1.9.6 answers a unique-index violation with row_already_exists too.
+                raise ApiError(409, "row_already_exists", "Row with the requested ID already exists.")
         if dry:
             return {**merged, "$id": row_id}
         t = now_iso()
@@ -420,8 +430,24 @@ class TablesDB:
         if existing is not None and all(existing.get(k) == v for k, v in merged.items()) \
                 and system["$permissions"] == existing["$permissions"]:
             return existing  # unchanged rows are skipped, $updatedAt not bumped
+        for index in unique:
+            values = self._unique_map(db, table, index)
+            if existing is not None:
+                values.pop(tuple(existing.get(c) for c in index["columns"]), None)
+            values[tuple(merged.get(c) for c in index["columns"])] = row_id
         store[row_id] = {**system, **merged}
         return store[row_id]
+
+    def _unique_map(self, db: str, table: str, index: dict) -> dict[tuple, str]:
+        key = (db, table, index["key"])
+        if key not in self._unique:
+            self._unique[key] = {tuple(r.get(c) for c in index["columns"]): rid
+                                 for rid, r in self.rows[(db, table)].items()}
+        return self._unique[key]
+
+    def _forget_unique(self, db: str, table: str) -> None:
+        for key in [k for k in self._unique if k[:2] == (db, table)]:
+            del self._unique[key]
 
 
 def _check_value(col: dict, value):

@@ -176,7 +176,8 @@ def upsert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
     groups: dict[tuple[str, ...], list[list]] = {}
     for row in rows:
         cols = tuple(row)
-        groups.setdefault(cols, []).append([_sql_value(row[c]) for c in cols] + [now, now])
+        # Row values are str, int, float or None already (records.to_row), as SQLite takes them.
+        groups.setdefault(cols, []).append([*row.values(), now, now])
     for cols, values in groups.items():
         conn.executemany(_upsert_sql(table, cols), values)
 
@@ -187,14 +188,6 @@ def _upsert_sql(table: str, cols: tuple[str, ...]) -> str:
     return (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
             f"VALUES ({', '.join('?' * len(cols))}, ?, ?) "
             f"ON CONFLICT(\"$id\") DO UPDATE SET {updates}{', ' if updates else ''}\"$updatedAt\" = excluded.\"$updatedAt\"")
-
-
-def _sql_value(value):
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    return value
 
 
 class SqliteOutbox:
