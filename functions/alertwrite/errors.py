@@ -59,6 +59,16 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+def store_failure_answer(context, exc: Exception, what: str):
+    """The answer for a store failure: 503 transient (the caller retries), 500 otherwise
+    (an operator must act; Alertmanager keeps retrying meanwhile, so nothing is lost)."""
+    if isinstance(exc, StoreUnavailable):
+        context.error(f"store unavailable, the {what} will be retried: {exc}")
+        return context.res.json({"error": "store_unavailable"}, statusCode=503)
+    context.error(f"store rejected the {what} (check the schema and the key's scopes): {exc}")
+    return context.res.json({"error": "store_error"}, statusCode=500)
+
+
 def to_store_error(exc: BaseException) -> Exception:
     fault = classify(exc)
     if fault is Fault.TRANSIENT:

@@ -3,7 +3,7 @@ import os
 import traceback
 from datetime import timedelta
 
-from .alertwrite.errors import StoreMisconfigured, StoreUnavailable
+from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.janitor import DEFAULT_STALE_AFTER_MINUTES, sweep
 from .alertwrite.schema import load_bundled
 from .alertwrite.settings import MissingSettings, load_settings
@@ -36,12 +36,8 @@ def _handle(context):
         schema = load_bundled()
         with open_backend(settings, schema) as (store, _):
             result = sweep(store, utcnow(), timedelta(minutes=minutes))
-    except StoreUnavailable as exc:
-        context.error(f"store unavailable, the next run retries: {exc}")
-        return context.res.json({"error": "store_unavailable"}, statusCode=503)
-    except StoreMisconfigured as exc:
-        context.error(f"store rejected the sweep: {exc}")
-        return context.res.json({"error": "store_error"}, statusCode=500)
+    except (StoreUnavailable, StoreMisconfigured) as exc:
+        return store_failure_answer(context, exc, "sweep")
     context.log(f"resolved {result.resolved} alerts not seen for {minutes:g} minutes"
                 + (" (more left for the next run)" if result.more_left else ""))
     return context.res.json(result.to_dict())

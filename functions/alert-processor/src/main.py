@@ -9,7 +9,7 @@ import os
 import traceback
 
 from .alertwrite.auth import check_bearer
-from .alertwrite.errors import StoreMisconfigured, StoreUnavailable
+from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.processor import process
 from .alertwrite.schema import load_bundled
 from .alertwrite.settings import MissingSettings, load_settings
@@ -46,12 +46,8 @@ def _handle(context):
         schema = load_bundled()
         with open_backend(settings, schema) as (store, messenger):
             summary = process(delivery, store, messenger, schema, utcnow())
-    except StoreUnavailable as exc:
-        context.error(f"store unavailable, Alertmanager will retry: {exc}")
-        return context.res.json({"error": "store_unavailable"}, statusCode=503)
-    except StoreMisconfigured as exc:
-        context.error(f"store rejected the delivery (check schema and key scopes): {exc}")
-        return context.res.json({"error": "store_error"}, statusCode=500)
+    except (StoreUnavailable, StoreMisconfigured) as exc:
+        return store_failure_answer(context, exc, "delivery")
     finally:
         for warning in take_new_warnings():
             context.log(f"Appwrite warning (shown once): {warning}")
