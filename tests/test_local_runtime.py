@@ -1,0 +1,87 @@
+"""The Appwrite runtime contract as `serve` reproduces it, and serve's routing."""
+import io
+import json
+import types
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from provision.cli import main
+from provision.local import Backend, Functions, LocalServer
+from provision.runtime import Request, invoke
+from support import TOKEN, body_of
+
+
+def module(fn):
+    return types.SimpleNamespace(main=fn)
+
+
+def test_request_contract():
+    req = Request("POST", "/hook", "a=1&b=x%20y&flag", {"Content-Type": "application/json", "X-Custom": "v",
+                                                      "x-open-runtimes-secret": "s"}, b'{"k": 1}', "fn.example", 8443, "https")
+    assert req.headers == {"content-type": "application/json", "x-custom": "v"}  # lowercased, runtime's own dropped
+    assert req.query == {"a": "1", "b": "x%20y", "flag": ""}  # not URL-decoded
+    assert req.url == "https://fn.example:8443/hook?a=1&b=x%20y&flag"
+    assert req.body == {"k": 1} and req.body_json == {"k": 1} and req.body_text == '{"k": 1}'
+    text = Request("POST", "/", "", {"content-type": "text/plain"}, b"not json")
+    assert text.body == "not json"
+    with pytest.raises(json.JSONDecodeError):
+        text.body_json
+    assert Request("POST", "/", "", {"content-type": "application/json"}, b"").body == {}
+
+
+def test_response_contract():
+    ok = invoke(module(lambda ctx: ctx.res.json({"a": 1}, statusCode=201)), Request("GET", "/", "", {}, b""))
+    assert (ok.status, ok.body, ok.headers["content-type"]) == (201, b'{"a":1}', "application/json; charset=utf-8")
+    empty = invoke(module(lambda ctx: ctx.res.empty()), Request("GET", "/", "", {}, b""))
+    assert (empty.status, empty.body) == (204, b"")
+    text = invoke(module(lambda ctx: ctx.res.text("hi")), Request("GET", "/", "", {}, b""))
+    assert text.headers["content-type"] == "text/plain; charset=utf-8"
+    moved = invoke(module(lambda ctx: ctx.res.redirect("https://x")), Request("GET", "/", "", {}, b""))
+    assert (moved.status, moved.headers["location"]) == (301, "https://x")
+
+
+def test_exceptions_and_missing_returns_are_empty_500s():
+    def boom(ctx):
+        ctx.log("before", {"n": 1})
+        raise RuntimeError("kaput")
+    failed = invoke(module(boom), Request("GET", "/", "", {}, b""))
+    assert (failed.status, failed.body) == (500, b"")
+    assert failed.logs == ['before {"n": 1}'] and "RuntimeError: kaput" in failed.errors[0]
+    silent = invoke(module(lambda ctx: None), Request("GET", "/", "", {}, b""))
+    assert silent.status == 500 and "Return statement missing" in silent.errors[0]
+    wrong_keyword = invoke(module(lambda ctx: ctx.res.json({}, status_code=200)), Request("GET", "/", "", {}, b""))
+    assert wrong_keyword.status == 500  # statusCode is the keyword, as in the real runtime
+
+
+@pytest.fixture
+def server(project, schema, tmp_path, monkeypatch):
+    for key in ("ALERTWRITE_BACKEND", "ALERTWRITE_SQLITE_PATH", "ALERTWRITE_WEBHOOK_TOKENS"):
+        monkeypatch.setenv(key, "")
+    functions = Functions(project, schema, Backend("sqlite", db_path=tmp_path / "a.db"), (TOKEN,), tmp_path / "b")
+    out = io.StringIO()
+    srv = LocalServer(functions, "127.0.0.1", 0, out).start()
+    yield srv, out
+    srv.stop()
+
+
+def test_serve_routes_and_prints_one_line_per_request(server):
+    srv, out = server
+    answer = httpx.post(srv.url + "any/path?x=1", content=body_of("0001"),
+                        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert answer.status_code == 200 and answer.json()["transitions"] == {"firing": 1}
+    assert httpx.post(srv.url, content=b"{}").status_code == 401
+    janitor = httpx.post(srv.url + "functions/alert-janitor/")
+    assert janitor.status_code == 200 and janitor.json() == {"resolved": 0, "moreLeft": False}
+    log = out.getvalue()
+    assert "POST /any/path?x=1 -> alert-processor 200" in log and "POST /functions/alert-janitor/ -> alert-janitor 200" in log
+    assert log.count("sent ") == 3 and TOKEN not in log
+
+
+def test_run_gives_a_scheduled_function_the_cron_context(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALERTWRITE_WEBHOOK_TOKENS", TOKEN)
+    result = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-janitor", "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"resolved": 0, "moreLeft": False}
+    unknown = CliRunner().invoke(main, ["--root", str(project.root), "run", "nope"])
+    assert unknown.exit_code == 3 and "known: alert-processor, alert-janitor" in unknown.output
