@@ -7,14 +7,13 @@ Plans and results go to stdout, progress to stderr.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
 from alertwrite.errors import AppwriteException, Fault, classify, describe
 
-from .connection import Connection, MissingConnection, resolve, setting
+from .connection import Connection, MissingConnection, resolve
 from .project import Project, SchemaFileError, find_project
 
 EXIT_DIFFERENCES, EXIT_FAILED = 1, 3

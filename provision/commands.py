@@ -1,7 +1,6 @@
 """The command definitions; each is a few lines over the library."""
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import click
 from alertwrite.auth import parse_tokens
 
 from .bundle import build_bundle
-from .cli import EXIT_DIFFERENCES, Failure, State, emit, main, pass_state, progress
+from .cli import Failure, State, main, pass_state, progress
 from .connection import setting
 from .local import Backend, Functions, LocalServer, banner
 from .receiver import new_token, receiver_block

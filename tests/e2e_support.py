@@ -165,15 +165,20 @@ alerting:
 
 
 class ServeProcess:
-    """`python -m provision serve` as a user runs it, on the embedded SQLite store."""
+    """`python -m provision serve` as a user runs it: on the embedded SQLite store, or with
+    `appwrite` set to (endpoint, project, key) as `serve --backend appwrite`."""
 
-    def __init__(self, workdir: Path, root: Path, token: str):
+    def __init__(self, workdir: Path, root: Path, token: str, appwrite: tuple[str, str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.db = workdir / "alertwrite.db"
         env = {**os.environ, "ALERTWRITE_WEBHOOK_TOKENS": token, "PYTHONUNBUFFERED": "1"}
-        self.process = Process([sys.executable, "-m", "provision", "--root", str(root), "serve",
-                                "--port", str(self.port), "--db", str(self.db)], workdir / "serve.log", env, workdir)
+        args = [sys.executable, "-m", "provision", "--root", str(root), "serve", "--port", str(self.port),
+                "--db", str(self.db)]
+        if appwrite:
+            env.update(zip(("APPWRITE_ENDPOINT", "APPWRITE_PROJECT_ID", "APPWRITE_API_KEY"), appwrite))
+            args += ["--backend", "appwrite"]
+        self.process = Process(args, workdir / "serve.log", env, workdir)
         wait_until(lambda: ready_port(self.port) or self._died(), 60, "alertwrite serve")
 
     def _died(self):

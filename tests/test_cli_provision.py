@@ -177,7 +177,7 @@ def test_bad_schema_file_names_file_and_key(tmp_path, project):
 
 def test_options_beat_environment_which_beats_dotenv(tmp_path, bare_fake, project):
     from provision.connection import resolve
-    (tmp_path / ".env").write_text(f"APPWRITE_ENDPOINT=http://from-dotenv/v1\nAPPWRITE_PROJECT_ID=dotenv\nAPPWRITE_API_KEY=k\n")
+    (tmp_path / ".env").write_text("APPWRITE_ENDPOINT=http://from-dotenv/v1\nAPPWRITE_PROJECT_ID=dotenv\nAPPWRITE_API_KEY=k\n")
     import os
     os.environ.pop("APPWRITE_ENDPOINT", None)
     assert resolve({}, tmp_path).endpoint == "http://from-dotenv/v1"

@@ -5,16 +5,14 @@ runs it); the main ones also against `serve --backend appwrite` talking to the A
 """
 from __future__ import annotations
 
-import io
 import json
-import os
 import sqlite3
 import time
 
 import httpx
 import pytest
 
-from e2e_support import Alertmanager, Prometheus, ServeProcess, free_port, wait_until
+from e2e_support import Alertmanager, Prometheus, ServeProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-token-" + "x" * 24
@@ -61,21 +59,18 @@ class SqlitePipeline:
 
 
 class AppwritePipeline:
+    """`alertwrite serve --backend appwrite` (a real subprocess) against the Appwrite fake,
+    which listens on a loopback port of its own."""
+
     def __init__(self, tmp_path, project, schema):
         from appwrite_fake import AppwriteFake
-        from provision.connection import Connection
-        from provision.local import Backend, Functions, LocalServer
+        from appwrite_fake.http import serve_http
         from support import seed_schema
         self.fake = AppwriteFake()
-        self._running = self.fake.running()
-        self._running.__enter__()
         seed_schema(self.fake, schema)
-        self._env = dict(os.environ)
-        backend = Backend("appwrite", connection=Connection(self.fake.endpoint, self.fake.project, self.fake.key))
-        functions = Functions(project, schema, backend, (TOKEN,), tmp_path / "bundles")
-        self.out = io.StringIO()
-        self.server = LocalServer(functions, "127.0.0.1", free_port(), self.out).start()
-        self.url = self.server.url
+        self.http, endpoint = serve_http(self.fake)
+        self.serve = ServeProcess(tmp_path, project.root, TOKEN, (endpoint, self.fake.project, self.fake.key))
+        self.url = self.serve.url
 
     def alerts(self):
         return dict(self.fake.rows("monitoring", "alerts"))
@@ -84,7 +79,7 @@ class AppwritePipeline:
         return self.fake.messages()
 
     def log(self):
-        return self.out.getvalue()
+        return self.serve.process.output()
 
     def break_store(self):
         self.fake.outage("503")
@@ -93,10 +88,8 @@ class AppwritePipeline:
         self.fake.outage(None)
 
     def stop(self):
-        self.server.stop()
-        self._running.__exit__(None, None, None)
-        os.environ.clear()
-        os.environ.update(self._env)
+        self.serve.stop()
+        self.http.shutdown()
 
 
 @pytest.fixture(params=["sqlite", "appwrite"])

@@ -231,7 +231,7 @@ def queries_param(req: Request) -> list[dict]:
         try:
             parsed.append(json.loads(text))
         except ValueError:
-            raise ApiError(400, "general_query_invalid", f"Invalid query: Syntax error") from None
+            raise ApiError(400, "general_query_invalid", "Invalid query: Syntax error") from None
     return parsed
 
 

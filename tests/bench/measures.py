@@ -16,7 +16,7 @@ from appwrite_fake import AppwriteFake
 from appwrite_fake.http import serve_http
 from click.testing import CliRunner
 from deliveries import delivery, naive, ours
-from e2e_support import Alertmanager, ServeProcess, free_port, wait_until
+from e2e_support import Alertmanager, ServeProcess
 from support import TOKEN, seed_schema
 
 
