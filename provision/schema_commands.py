@@ -111,14 +111,18 @@ def verify(state: State, as_json):
 @click.option("--yes", is_flag=True, help="do not ask")
 @pass_state
 def destroy(state: State, yes):
-    """Delete the database, its tables and the topics that schemas/ declares."""
+    """Delete the database, its tables, the topics and the functions that schemas/ declares."""
     schema = state.schema()
     services = Services(state.connection())
     click.echo(f"This deletes database {schema.database_id!r} with its tables "
-               f"({', '.join(t.id for t in schema.tables)}) and all their rows, and topics "
-               f"{', '.join(t.id for t in schema.topics)}.", err=True)
+               f"({', '.join(t.id for t in schema.tables)}) and all their rows, topics "
+               f"{', '.join(t.id for t in schema.topics)} and functions "
+               f"{', '.join(f.id for f in schema.functions)}.", err=True)
     _confirm("Delete them?", yes)
     done = []
+    for fn in schema.functions:
+        if _delete(lambda: services.functions.delete(fn.id)):
+            done.append(f"deleted function {fn.id}")
     for topic in schema.topics:
         if _delete(lambda: services.messaging.delete_topic(topic.id)):
             done.append(f"deleted topic {topic.id}")

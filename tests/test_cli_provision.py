@@ -122,10 +122,12 @@ def test_verify_reports_in_a_table(cli, bare_fake):
 
 def test_destroy_asks_first_and_is_idempotent(cli, bare_fake):
     cli("apply", "--poll", "0")
+    cli("deploy", "--poll", "0")
     kept = cli("destroy", input="\n")
     assert kept.exit_code == 3 and "monitoring" in bare_fake.db.databases
-    assert cli("destroy", "--yes").exit_code == 0
-    assert bare_fake.db.databases == {} and bare_fake.messaging.topics == {}
+    gone = cli("destroy", "--yes")
+    assert gone.exit_code == 0 and "deleted function alert-processor" in gone.stdout
+    assert bare_fake.db.databases == {} and bare_fake.messaging.topics == {} and bare_fake.functions.functions == {}
     again = cli("destroy", "--yes")
     assert again.exit_code == 0 and again.stdout.strip() == "Nothing to delete"
 

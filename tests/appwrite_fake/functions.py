@@ -89,6 +89,7 @@ class Functions:
     def delete_function(self, req: Request, fn: str):
         self._fn(fn)
         del self.functions[fn]
+        self.rules = [r for r in self.rules if r["deploymentResourceId"] != fn]
         return 204, None
 
     def list_variables(self, req: Request, fn: str):
