@@ -13,6 +13,8 @@ from .schema import Table
 from .timeutil import format_ms, parse_rfc3339
 
 TRUNCATION_MARK = "…[truncated]"
+# json.dumps with options builds a new encoder on every call; this one is built once.
+_to_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 ALERTS_TABLE = "alerts"
 EPISODES_TABLE = "alert_episodes"
 
@@ -68,8 +70,8 @@ class AlertRecord:
             "job": self.labels.get("job", ""),
             "summary": self.annotations.get("summary", ""),
             "description": self.annotations.get("description", ""),
-            "labels": json.dumps(self.labels, ensure_ascii=False, sort_keys=True),
-            "annotations": json.dumps(self.annotations, ensure_ascii=False, sort_keys=True),
+            "labels": _to_json(self.labels),
+            "annotations": _to_json(self.annotations),
             "startsAt": format_ms(self.starts_at),
             "endsAt": format_ms(self.ends_at),
             "lastSeenAt": format_ms(self.last_seen_at),
