@@ -152,7 +152,15 @@ class Deployer:
             deployment = self.functions.get_deployment(fn.id, deployment.id)
 
     def _url(self, function_id: str) -> str:
-        rules = self.proxy.list_rules(queries=[Query.equal("deploymentResourceId", [function_id])]).rules
+        """The function domain Appwrite made with the function. `deploymentResourceId` is a
+        filterable attribute of GET /proxy/rules (SDK 22 services/proxy.py `list_rules`)."""
+        try:
+            rules = self.proxy.list_rules(queries=[Query.equal("deploymentResourceId", [function_id])]).rules
+        except AppwriteException as exc:
+            # The deploy itself succeeded; a key without rules.read only costs us the URL.
+            self.progress(f"could not look up the domain of {function_id} ({exc.message[:120]}); "
+                          "find it in the console under Functions > Domains")
+            return ""
         domains = sorted(r.domain for r in rules)
         return f"https://{domains[0]}/" if domains else ""
 

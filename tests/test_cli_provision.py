@@ -228,6 +228,13 @@ def test_deploy_end_to_end(cli, bare_fake, tmp_path):
     assert bare_fake.writes() == writes
 
 
+def test_deploy_without_rules_scope_still_deploys(cli, bare_fake):
+    bare_fake.scopes = {"functions.read", "functions.write"}
+    result = cli("deploy", "--poll", "0")
+    assert result.exit_code == 0 and "Functions > Domains" in result.output
+    assert bare_fake.functions.functions["alert-processor"]["deploymentId"]
+
+
 def test_deploy_needs_the_token_and_shows_a_failed_build(cli, bare_fake):
     missing = cli("deploy", "--poll", "0", extra_env={"ALERTWRITE_WEBHOOK_TOKENS": ""})
     assert missing.exit_code == 3 and "set ALERTWRITE_WEBHOOK_TOKENS" in missing.output
