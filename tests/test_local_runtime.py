@@ -85,3 +85,24 @@ def test_run_gives_a_scheduled_function_the_cron_context(project, tmp_path, monk
     assert result.exit_code == 0 and json.loads(result.stdout) == {"resolved": 0, "moreLeft": False}
     unknown = CliRunner().invoke(main, ["--root", str(project.root), "run", "nope"])
     assert unknown.exit_code == 3 and "known: alert-processor, alert-janitor" in unknown.output
+
+
+def test_send_test_posts_a_delivery_and_prints_the_answer(server, project):
+    srv, _ = server
+    runner = CliRunner()
+    fired = runner.invoke(main, ["--root", str(project.root), "send-test", srv.url, "--token", TOKEN])
+    assert fired.exit_code == 0 and fired.output.startswith('200 {"received":1') and '"firing":1' in fired.output
+    resolved = runner.invoke(main, ["--root", str(project.root), "send-test", srv.url, "--token", TOKEN, "--resolve"])
+    assert resolved.exit_code == 0 and '"resolved":1' in resolved.output
+    refused = runner.invoke(main, ["--root", str(project.root), "send-test", srv.url, "--token", "wrong"])
+    assert refused.exit_code == 3 and refused.output.startswith("401")
+    down = runner.invoke(main, ["--root", str(project.root), "send-test", "http://127.0.0.1:9/", "--token", TOKEN])
+    assert down.exit_code == 3 and "cannot reach http://127.0.0.1:9/" in down.output
+
+
+def test_bundle_and_appwrite_json_commands(project, tmp_path):
+    runner = CliRunner()
+    built = runner.invoke(main, ["--root", str(project.root), "bundle", "--out", str(tmp_path / "out")])
+    assert built.exit_code == 0
+    assert (tmp_path / "out" / "alert-processor" / "src" / "alertwrite" / "schema.json").exists()
+    assert runner.invoke(main, ["--root", str(project.root), "appwrite-json", "--check"]).exit_code == 0
