@@ -53,7 +53,7 @@ def calls(processor, schema, sizes) -> list[dict]:
         fake = fresh_fake(schema)
         with fake.running(), Env(APPWRITE_FUNCTION_API_ENDPOINT=fake.endpoint, APPWRITE_FUNCTION_PROJECT_ID=fake.project,
                                  ALERTWRITE_WEBHOOK_TOKENS=TOKEN, ALERTWRITE_BACKEND="appwrite"):
-            for case, body in (("first", delivery(n)), ("redelivery", delivery(n)), ("half_resolved", delivery(n, n // 2))):
+            for case, body in (("first", delivery(n)), ("redelivery", delivery(n)), ("half_resolved", delivery(n, max(1, n // 2)))):
                 fake.reset_calls()
                 status, _, summary = ours(processor, body)
                 assert status == 200, summary
