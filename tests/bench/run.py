@@ -88,13 +88,13 @@ def main() -> int:
 def report(f: dict) -> str:
     d = f["details"]
     lines = [f"Machine: {f['machine']}{' (quick run)' if f['quick'] else ''}", "",
-             "Appwrite calls per delivery (messages sent in brackets)",
+             "Appwrite calls per delivery (messages sent in brackets)", "",
              "| alerts | first | re-delivery, no change | half resolved |", "|---:|---:|---:|---:|"]
     for n in (1, 10, 100, 1000):
         cells = [next(r for r in d["calls"] if r["alerts"] == n and r["case"] == c) for c in
                  ("first", "redelivery", "half_resolved")]
         lines.append(f"| {n} | " + " | ".join(f"{r['calls']} ({r['messages']})" for r in cells) + " |")
-    lines += ["", "Wall time of a first delivery, fixed latency per Appwrite call",
+    lines += ["", "Wall time of a first delivery, fixed latency per Appwrite call", "",
               "| alerts | latency | ours | naive | calls ours / naive | naive / ours (time) |", "|---:|---:|---:|---:|---:|---:|"]
     for r in d["wall_time"]:
         naive = f"{r['naive_s'] * 1000:.0f} ms" if "naive_s" in r else "not run"
@@ -104,12 +104,12 @@ def report(f: dict) -> str:
     c, t, p = d["cold_start"], d["throughput"], d["provisioning"]
     lines += ["", f"Cold start: {c['ours_ms']} ms to import the entrypoint and answer a first delivery, vs "
                   f"{c['sdk_import_ms']} ms to import the SDK client and services: {c['ratio']}× (median of {c['runs']})",
-              "", f"Local throughput, {t['per_delivery']}-alert deliveries from {t['clients']} concurrent clients:",
+              "", f"Local throughput, {t['per_delivery']}-alert deliveries from {t['clients']} concurrent clients:", "",
               "| receiver | alerts/s | p50 | p99 |", "|---|---:|---:|---:|",
               f"| alertwrite serve (SQLite) | {t['serve']['alerts_per_s']} | {t['serve']['p50_ms']} ms | {t['serve']['p99_ms']} ms |",
               f"| Alertmanager POST /api/v2/alerts | {t['alertmanager']['alerts_per_s']} | {t['alertmanager']['p50_ms']} ms | "
               f"{t['alertmanager']['p99_ms']} ms |",
-              f"serve / Alertmanager: {t['ratio']}×", "",
+              "", f"serve / Alertmanager: {t['ratio']}×", "",
               f"Provisioning ({p['latency_ms']} ms per call): apply on an empty project {p['empty']['calls']} calls "
               f"({p['empty']['writes']} writes) in {p['empty']['seconds']} s; on an up-to-date one "
               f"{p['up_to_date']['calls']} calls ({p['up_to_date']['writes']} writes) in {p['up_to_date']['seconds']} s"]
