@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from alertwrite.errors import AppwriteException, Fault, classify, describe
+from alertwrite.stores.transport import take_new_warnings
 
 from .connection import Connection, MissingConnection, resolve
 from .project import Project, SchemaFileError, find_project
@@ -74,6 +75,11 @@ class Group(click.Group):
             except Exception:
                 pass
             raise Failure(explain(exc, endpoint)) from None
+        finally:
+            # The transport keeps the SDK from printing a server warning on every call
+            # (a 1.8 server warns about SDK 22's 1.9.5 format); say each one once.
+            for warning in take_new_warnings():
+                progress(f"Appwrite warning: {warning}")
 
 
 def progress(message: str) -> None:
