@@ -181,13 +181,7 @@ def test_unexpected_exception_is_a_json_500_never_html(processor, appwrite_env, 
 
 
 def test_sdk_version_warnings_are_logged_once(processor, appwrite_env, monkeypatch):
-    from appwrite_fake import core
-    original = core.FakeCore._handle
-
-    def with_warning(self, request):
-        status, headers, body = original(self, request)
-        return status, {**headers, "X-Appwrite-Warning": "The current SDK is built for Appwrite 1.9.5"}, body
-    monkeypatch.setattr(core.FakeCore, "_handle", with_warning)
+    appwrite_env.warning = "The current SDK is built for Appwrite 1.9.5"
     import sys
     transport = sys.modules[processor.__name__.replace(".src.main", ".src.alertwrite.stores.transport")]
     monkeypatch.setattr(transport, "_warnings_seen", set())  # a fresh warm container

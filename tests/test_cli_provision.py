@@ -113,13 +113,7 @@ def test_prune_deletes_only_when_asked(cli, bare_fake):
 
 def test_server_warnings_are_said_once(cli, bare_fake, monkeypatch):
     from alertwrite.stores import transport
-    from appwrite_fake import core
-    original = core.FakeCore._handle
-
-    def with_warning(self, request):
-        status, headers, body = original(self, request)
-        return status, {**headers, "X-Appwrite-Warning": "The current SDK is built for Appwrite 1.9.5"}, body
-    monkeypatch.setattr(core.FakeCore, "_handle", with_warning)
+    bare_fake.warning = "The current SDK is built for Appwrite 1.9.5"
     monkeypatch.setattr(transport, "_warnings_seen", set())
     result = cli("plan")
     assert result.stderr.count("Appwrite warning: The current SDK is built for Appwrite 1.9.5") == 1

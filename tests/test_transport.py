@@ -23,13 +23,7 @@ def test_every_sdk_call_gets_the_timeout_and_a_reused_session(appwrite_env, monk
 
 
 def test_version_warnings_are_collected_not_printed(appwrite_env, monkeypatch, capsys):
-    from appwrite_fake import core
-    original = core.FakeCore._handle
-
-    def with_warning(self, request):
-        status, headers, body = original(self, request)
-        return status, {**headers, "X-Appwrite-Warning": "unit-test warning"}, body
-    monkeypatch.setattr(core.FakeCore, "_handle", with_warning)
+    appwrite_env.warning = "unit-test warning"
     monkeypatch.setattr(transport, "_warnings_seen", set())
     transport.take_new_warnings()
     db = TablesDB(make_client(appwrite_env.endpoint, appwrite_env.project, appwrite_env.key, 5))

@@ -74,6 +74,9 @@ class FakeCore:
         self.scopes = set(scopes) if scopes is not None else None  # None: every scope
         self.calls: list[Call] = []
         self.latency = 0.0
+        # A server older than the SDK's response format adds this header to every answer
+        # (appwrite 1.8.1 general.php ~L1051).
+        self.warning: str | None = None
         self.worker_steps = 3  # requests until an async job (column, index, message) finishes
         self._faults: dict[int, str] = {}
         self._outage: str | None = None
@@ -137,7 +140,10 @@ class FakeCore:
         if self.latency:
             time.sleep(self.latency)
         with self._lock:
-            return self._handle(request)
+            status, headers, body = self._handle(request)
+        if self.warning:
+            headers = {**headers, "X-Appwrite-Warning": self.warning}
+        return status, headers, body
 
     def _handle(self, request):
         url = urlsplit(request.url)
