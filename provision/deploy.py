@@ -49,6 +49,7 @@ class Deployer:
     sleep: Callable[[float], None] = time.sleep
     timeout: float = 600.0
     poll: float = 2.0
+    _variables_cache: dict[str, dict[str, dict]] = field(default_factory=dict, init=False)
 
     def check_variables(self) -> None:
         missing = sorted({name for fn in self.schema.functions for name in fn.secret_variables if not self.value_of(name)})
@@ -114,8 +115,6 @@ class Deployer:
         return changed
 
     def _variable(self, function_id: str, key: str) -> dict | None:
-        if not hasattr(self, "_variables_cache"):
-            self._variables_cache: dict[str, dict] = {}
         if function_id not in self._variables_cache:
             listed = self.functions.list_variables(function_id)
             self._variables_cache[function_id] = {v.key: {"id": v.id, "value": v.value, "secret": v.secret}

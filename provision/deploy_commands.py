@@ -13,10 +13,9 @@ from .appwrite_json import render
 from .cli import EXIT_DIFFERENCES, Failure, State, emit, main, pass_state, progress
 from .connection import setting
 from .deploy import Deployer, DeployError
+from .local import WEBHOOK_FUNCTION
 from .receiver import receiver_block
 from .services import Services
-
-WEBHOOK_FUNCTION = "alert-processor"
 
 
 @main.command()

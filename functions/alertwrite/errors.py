@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import enum
 
-try:  # the SQLite-only local runtime works without the SDK installed
-    from appwrite.exception import AppwriteException
-except ImportError:  # pragma: no cover
-    class AppwriteException(Exception):  # type: ignore[no-redef]
-        code = 0
-        type = None
+from appwrite.exception import AppwriteException
 
 
 class Fault(enum.Enum):
@@ -36,7 +31,7 @@ class StoreMisconfigured(Exception):
 def classify(exc: BaseException) -> Fault:
     if not isinstance(exc, AppwriteException):
         return Fault.TRANSIENT if isinstance(exc, (TimeoutError, ConnectionError, OSError)) else Fault.INVALID
-    code = int(exc.code or 0) if str(exc.code or "0").isdigit() else 0
+    code = exc.code if isinstance(exc.code, int) else 0
     if code == 0 or code >= 500 or code in (408, 429):
         return Fault.TRANSIENT
     if code == 404:

@@ -57,5 +57,6 @@ def _handle(context):
     if delivery.truncated_alerts:
         context.log(f"delivery {delivery.group_key!r} was truncated by max_alerts: "
                     f"{delivery.truncated_alerts} alerts not received")
-    context.log("stored delivery: " + json.dumps(summary.to_dict()))
-    return context.res.json(summary.to_dict())
+    answer = summary.to_dict()
+    context.log("stored delivery: " + json.dumps(answer))
+    return context.res.json(answer)

@@ -17,7 +17,7 @@ from typing import Iterator
 from ..errors import StoreMisconfigured, StoreUnavailable
 from ..notify import OutboundMessage
 from ..records import ALERTS_TABLE, EPISODES_TABLE, AlertRecord, EpisodeRecord
-from ..schema import Schema, Table
+from ..schema import Column, Schema, Table
 from ..timeutil import format_ms, utcnow
 
 OUTBOX_TABLE = "messages"
@@ -35,10 +35,14 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _sql_type(col: Column) -> str:
+    return "TEXT" if col.array else SQL_TYPES[col.type]  # arrays are kept as JSON text
+
+
 def table_ddl(table: Table) -> list[str]:
+    """CREATE TABLE first, then one CREATE INDEX per index."""
     cols = list(SYSTEM_COLUMNS) + [
-        f"{q(c.key)} {'TEXT' if c.array else SQL_TYPES[c.type]}{' NOT NULL' if c.required else ''}"
-        for c in table.columns
+        f"{q(c.key)} {_sql_type(c)}{' NOT NULL' if c.required else ''}" for c in table.columns
     ]
     statements = [f"CREATE TABLE IF NOT EXISTS {q(table.id)} ({', '.join(cols)})"]
     for index in table.indexes:
@@ -83,14 +87,13 @@ def prepare(conn: sqlite3.Connection, schema: Schema) -> None:
     """Create what the schema declares; add columns the schema gained since the file was made."""
     conn.execute("PRAGMA journal_mode = WAL")
     for table in schema.tables:
-        for statement in table_ddl(table)[:1]:
-            conn.execute(statement)
+        create_table, *create_indexes = table_ddl(table)
+        conn.execute(create_table)
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({q(table.id)})")}
         for col in table.columns:
             if col.key not in have:
-                conn.execute(f"ALTER TABLE {q(table.id)} ADD COLUMN {q(col.key)} "
-                             f"{'TEXT' if col.array else SQL_TYPES[col.type]}")
-        for statement in table_ddl(table)[1:]:
+                conn.execute(f"ALTER TABLE {q(table.id)} ADD COLUMN {q(col.key)} {_sql_type(col)}")
+        for statement in create_indexes:
             conn.execute(statement)
     conn.execute(outbox_ddl())
 
