@@ -9,14 +9,20 @@ import yaml
 
 from alertwrite.schema import Schema, SchemaError
 
-# Which file declares which top-level section; errors name the file.
-SECTION_FILES = {
-    "database": "monitoring.yaml",
-    "tables": "monitoring.yaml",
-    "topics": "messaging.yaml",
-    "rules": "routing.yaml",
-    "functions": "functions.yaml",
+# Which file declares which top-level sections; errors name the file. `tables` may be split
+# over several files (one per capability); each table is declared once.
+SCHEMA_FILES: dict[str, tuple[str, ...]] = {
+    "monitoring.yaml": ("database", "tables"),
+    "messaging.yaml": ("topics",),
+    "routing.yaml": ("rules",),
+    "functions.yaml": ("functions",),
+    "operations.yaml": ("tables",),
+    "channels.yaml": ("tables", "channels", "templates"),
+    "escalation.yaml": ("tables", "policies", "schedules", "heartbeats", "people"),
 }
+MERGED_SECTIONS = ("tables",)
+SECTION_FILES = {section: name for name, sections in reversed(SCHEMA_FILES.items()) for section in sections}
+SECTION_FILES["tables"] = "monitoring.yaml"
 
 
 class SchemaFileError(Exception):
@@ -77,7 +83,8 @@ def find_project(start: Path | None = None) -> Project:
 
 def load_schema_dir(folder: Path) -> Schema:
     merged: dict = {}
-    for name in sorted(set(SECTION_FILES.values())):
+    declared_in: dict[str, str] = {}
+    for name in sorted(SCHEMA_FILES):
         path = folder / name
         if not path.exists():
             if name in ("monitoring.yaml",):
@@ -93,13 +100,24 @@ def load_schema_dir(folder: Path) -> Schema:
         if not isinstance(doc, dict):
             raise SchemaFileError(f"{path}: expected a mapping at the top level")
         for key, value in doc.items():
-            if SECTION_FILES.get(key) != name:
+            if key not in SCHEMA_FILES[name]:
                 raise SchemaFileError(f"{path}: key {key!r} does not belong here "
                                       f"({'it goes in ' + SECTION_FILES[key] if key in SECTION_FILES else 'unknown key'})")
-            merged[key] = value
+            if key not in MERGED_SECTIONS:
+                merged[key] = value
+                continue
+            if not isinstance(value, dict):
+                raise SchemaFileError(f"{path}: {key} must be a mapping")
+            for item, spec in value.items():
+                if item in declared_in:
+                    raise SchemaFileError(f"{path}: {key}.{item} is already declared in {declared_in[item]}")
+                declared_in[item] = name
+                merged.setdefault(key, {})[item] = spec
     try:
         return Schema.from_dict(merged)
     except SchemaError as exc:
-        section = exc.path.split(".")[0].split("[")[0]
-        raise SchemaFileError(f"{folder / SECTION_FILES.get(section, 'monitoring.yaml')}: "
+        section, _, rest = exc.path.partition(".")
+        section = section.split("[")[0]
+        name = declared_in.get(rest.split(".")[0]) if section in MERGED_SECTIONS else None
+        raise SchemaFileError(f"{folder / (name or SECTION_FILES.get(section, 'monitoring.yaml'))}: "
                               f"{exc.path}: {exc.message}") from None

@@ -155,12 +155,20 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class Schema:
+    EXTENSION_SECTIONS = ("channels", "templates", "policies", "schedules", "heartbeats", "people")
+
     database_id: str
     database_name: str
     tables: tuple[Table, ...]
     topics: tuple[Topic, ...]
     rules: tuple[Rule, ...]
     functions: tuple[FunctionSpec, ...] = ()
+    # Declarative sections owned by a capability (channels, templates, policies, schedules,
+    # heartbeats, people): kept as plain data here and parsed by that capability's module.
+    extensions: dict = field(default_factory=dict, hash=False, compare=False)
+
+    def section(self, name: str):
+        return self.extensions.get(name) or {}
 
     def table(self, table_id: str) -> Table:
         for table in self.tables:
@@ -182,6 +190,7 @@ class Schema:
             "topics": {t.id: {"name": t.name, "subscribe": list(t.subscribe)} for t in self.topics},
             "rules": [_rule_dict(r) for r in self.rules],
             "functions": {f.id: _function_dict(f) for f in self.functions},
+            **{k: v for k, v in self.extensions.items() if v},
         }
 
 

@@ -46,7 +46,8 @@ class _Parser:
                 raise SchemaError(f"rules[{i}].topic", f"topic {rule.topic!r} is not declared under topics")
         functions = tuple(self.function(fid, spec)
                           for fid, spec in self._mapping(doc.get("functions") or {}, "functions").items())
-        return Schema(db_id, str(db.get("name") or db_id), tables, topics, rules, functions)
+        extensions = {name: doc[name] for name in Schema.EXTENSION_SECTIONS if doc.get(name)}
+        return Schema(db_id, str(db.get("name") or db_id), tables, topics, rules, functions, extensions)
 
     def table(self, table_id: str, spec: object) -> Table:
         where = f"tables.{table_id}"
