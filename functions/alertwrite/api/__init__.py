@@ -1,0 +1,2 @@
+"""The operator API (function alert-api). Each capability registers its routes by one import."""
+from . import meta_routes  # noqa: F401
