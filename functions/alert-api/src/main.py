@@ -8,7 +8,7 @@ import os
 import traceback
 
 from .alertwrite import api  # noqa: F401  (registers the routes)
-from .alertwrite.api.app import handle
+from .alertwrite.api.app import handle, handle_event
 from .alertwrite.schema import load_bundled
 from .alertwrite.stores.transport import take_new_warnings
 
@@ -24,8 +24,12 @@ def main(context):
 def _handle(context):
     req = context.req
     try:
-        answer = handle(req.method, req.path, req.query_string, req.headers, req.body_binary, dict(os.environ),
-                        load_bundled(), log=context.error)
+        if req.headers.get("x-appwrite-trigger") == "event":
+            answer = handle_event(req.headers.get("x-appwrite-event", ""), req.body_binary, req.headers,
+                                  dict(os.environ), load_bundled(), log=context.error)
+        else:
+            answer = handle(req.method, req.path, req.query_string, req.headers, req.body_binary,
+                            dict(os.environ), load_bundled(), log=context.error)
     finally:
         for warning in take_new_warnings():
             context.log(f"Appwrite warning (shown once): {warning}")

@@ -19,6 +19,7 @@ from ..settings import MissingSettings, Settings, load_settings
 from ..stores.rows import RowQueryError, open_rows
 from ..timeutil import utcnow
 from .auth import authenticate
+from ..operations.actor import OpError
 from .router import ANONYMOUS, MAX_BODY_BYTES, ApiCall, ApiError, ApiResult, match, parse_query
 
 
@@ -43,7 +44,7 @@ def handle(method: str, path: str, query_string: str, headers: dict[str, str], b
            now: datetime | None = None) -> Answer:
     try:
         return _handle(method, path or "/", query_string, headers, body, env, schema, log, now or utcnow())
-    except ApiError as exc:
+    except OpError as exc:
         return _error(exc)
     except RowQueryError as exc:
         return _error(ApiError(400, exc.code, exc.detail))
@@ -83,7 +84,33 @@ def _handle(method, path, query_string, headers, body, env, schema, log, now) ->
     return Answer(result.status, result.body, result.headers, result.text)
 
 
-def _error(exc: ApiError) -> Answer:
+def handle_event(event: str, body: bytes, headers: dict[str, str], env: dict[str, str], schema: Schema,
+                 log: Callable[[str], None] = lambda line: None, now: datetime | None = None) -> Answer:
+    """A row event (x-appwrite-trigger: event). Only `alerts` row updates are handled: the
+    Appwrite-console ack path. The body is not trusted; the stored row is read again."""
+    import json
+
+    from ..operations.manual import on_alert_update
+
+    if ".tables.alerts.rows." not in event or not event.endswith(".update"):
+        return Answer(200, {"event": "ignored"})
+    try:
+        store = load_settings(env, headers, need_tokens=False)
+        row = json.loads(body or b"{}")
+        with open_rows(store, schema) as rows:
+            outcome = on_alert_update(rows, row, now or utcnow())
+    except (MissingSettings, ValueError) as exc:
+        log(f"event not handled: {exc}")
+        return _error(ApiError(500 if isinstance(exc, MissingSettings) else 400, "event_not_handled"))
+    except StoreUnavailable:
+        return _error(ApiError(503, "store_unavailable", "try again shortly"))
+    except StoreMisconfigured as exc:
+        log(f"store rejected the event: {exc}")
+        return _error(ApiError(500, "store_error"))
+    return Answer(200, {"event": outcome})
+
+
+def _error(exc: OpError) -> Answer:
     body = {"error": exc.code}
     if exc.detail:
         body["detail"] = exc.detail

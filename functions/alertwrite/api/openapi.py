@@ -23,15 +23,21 @@ def build_spec(version: str, server_url: str = "/") -> dict:
         ok: dict = {"description": "OK"}
         if r.response is not None:
             ok["content"] = {r.content_type: {"schema": r.response}}
-        errors = {code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
+        kind = r.content_type
+        err_schema = ERROR if kind == "application/json" else {"type": "string"}
+        errors = {code: {"description": text, "content": {kind: {"schema": err_schema}}}
                   for code, text in (("400", "bad input"), ("404", "not found"), ("500", "misconfigured"),
                                      ("503", "store unavailable, retry"))}
         if r.role is not None:
-            errors["401"] = {"description": "no identity", "content": {"application/json": {"schema": ERROR}}}
-            errors["403"] = {"description": "role too low", "content": {"application/json": {"schema": ERROR}}}
+            errors["401"] = {"description": "no identity", "content": {kind: {"schema": err_schema}}}
+            errors["403"] = {"description": "role too low", "content": {kind: {"schema": err_schema}}}
+        if kind != "application/json":  # an action link: 401 invalid or expired, 409 used
+            errors["401"] = {"description": "link invalid or expired", "content": {kind: {"schema": err_schema}}}
+            errors["409"] = {"description": "link used already", "content": {kind: {"schema": err_schema}}}
+        if r.method == "POST" and r.pattern.startswith("/alerts/{fingerprint}/"):
+            errors["409"] = {"description": "not possible in the alert's state",
+                             "content": {kind: {"schema": err_schema}}}
         op["responses"] = {str(r.status): ok, **errors}
-        if r.method in ("POST", "PATCH", "PUT", "DELETE") and r.status == 200 and r.method != "DELETE":
-            pass
         paths.setdefault(r.pattern, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -13,31 +13,13 @@ from datetime import datetime
 from typing import Callable
 from urllib.parse import parse_qsl
 
-ROLES = ("viewer", "responder", "admin")
+from ..operations.actor import ANONYMOUS, ROLES, Actor, OpError  # noqa: F401
+
 MAX_BODY_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: str | None  # viewer | responder | admin; None for anonymous
-    kind: str  # user | token | link | system | console | cli
-
-    def allows(self, role: str | None) -> bool:
-        if role is None:
-            return True
-        return self.role in ROLES and ROLES.index(self.role) >= ROLES.index(role)
-
-
-ANONYMOUS = Actor("anonymous", None, "anonymous")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, detail: str = ""):
-        super().__init__(f"{status} {code}: {detail}" if detail else f"{status} {code}")
-        self.status = status
-        self.code = code
-        self.detail = detail
+class ApiError(OpError):
+    """Raised by handlers; the answer is {"error": code, "detail": ...} with `status`."""
 
 
 @dataclass
