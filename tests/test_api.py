@@ -349,3 +349,44 @@ def _store_settings(api) -> Settings:
         return Settings(tokens=(), backend="appwrite", endpoint=api.fake.endpoint, project_id=api.fake.project,
                         api_key=api.fake.key)
     return Settings(tokens=(), backend="sqlite", sqlite_path=api.env["ALERTWRITE_SQLITE_PATH"])
+
+
+def test_store_faults_and_bad_settings_answer_as_documented(appwrite_api, sqlite_api):
+    api, fake = appwrite_api, appwrite_api.fake
+    fake.outage("503")
+    assert api("GET", "/alerts", role="viewer").status == 503
+    health = api("GET", "/health", role=None)
+    assert health.status == 503 and health.body["store"] == "unavailable" and set(health.body) == {"status", "store", "version"}
+    fake.outage(None)
+    broken = Api(sqlite_api.schema, {**sqlite_api.env, "ALERTWRITE_API_TOKENS": "no-role-here"})
+    answer = broken("GET", "/alerts", role="viewer")
+    assert answer.status == 500 and answer.body == {"error": "not_configured", "detail": "see the function log"}
+    assert all("no-role-here" not in line for line in broken.logs)
+
+
+def test_alertmanager_down_never_blocks_a_silence(sqlite_api):
+    api = Api(sqlite_api.schema, {**sqlite_api.env, "ALERTWRITE_ALERTMANAGER_URL": "http://127.0.0.1:9"})
+    api.seed(delivery(1))
+    made = api("POST", "/silences", {"matchers": ["job=node"], "duration": "1h"})
+    assert made.status == 201
+    assert made.body["silence"]["state"] == "active" and "cannot reach Alertmanager" in made.body["silence"]["alertmanagerError"]
+    assert api("GET", f"/alerts/{fp(0)}", role="viewer").body["alert"]["state"] == "silenced"
+
+
+def test_the_bundled_function_routes_events_and_requests(bundles, sqlite_api, monkeypatch):
+    from provision.runtime import Request, execution_headers, invoke, load_entrypoint
+
+    for key, value in sqlite_api.env.items():
+        monkeypatch.setenv(key, value)
+    sqlite_api.seed(delivery(1))
+    fn = load_entrypoint(bundles["alert-api"])
+    listed = invoke(fn, Request("GET", "/alerts", "status=firing", {**execution_headers(),
+                                "authorization": "Bearer tok-viewer-0123456789"}, b""))
+    assert listed.status == 200 and listed.json()["total"] == 1
+    with open_rows(_store_settings(sqlite_api), sqlite_api.schema) as rows:
+        rows.update("alerts", fp(0), {"acknowledgedBy": "dave"})
+    event = invoke(fn, Request("POST", "/", "", {**execution_headers(trigger="event",
+                               event=f"databases.monitoring.tables.alerts.rows.{fp(0)}.update"),
+                               "content-type": "application/json"}, json.dumps({"$id": fp(0)}).encode()))
+    assert event.status == 200 and event.json() == {"event": "acknowledged"}
+    assert invoke(fn, Request("GET", "/nope", "", execution_headers(), b"")).status == 404
