@@ -100,8 +100,13 @@ def test_resolve_during_a_silence_closes_the_alert(stack):
     assert silenced["state"] == "silenced"
     (mirrored,) = amtool_silences(am)
     assert {m["name"]: m["value"] for m in mirrored["matchers"]}["instance"] == "db-1:9100"
+    # Silenced again for longer: one silence, extended; the ID kept is the one Alertmanager answered.
+    call("POST", f"{api}/alerts/{fp}/silence", {"duration": "3h"}, role="responder")
+    (extended,) = amtool_silences(am)
+    (ours,) = [s for s in call("GET", f"{api}/silences").json()["silences"] if s["fingerprint"] == fp]
+    assert ours["alertmanagerId"] == extended["id"] and extended["endsAt"][:13] == ours["endsAt"][:13]
     resolved = call("POST", f"{api}/alerts/{fp}/resolve", {"comment": "done"}, role="responder").json()["alert"]
     assert resolved["state"] == "resolved"
     assert amtool_silences(am) == []  # the resolve expired its Alertmanager silence
     trail = [a["action"] for a in call("GET", f"{api}/audit?fingerprint={fp}").json()["audit"]]
-    assert trail == ["resolve", "silence"]
+    assert trail == ["resolve", "silence", "silence"]

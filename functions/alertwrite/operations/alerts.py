@@ -27,7 +27,8 @@ from .actor import Actor, OpError
 from .announce import announce
 from .audit import entry, record
 from .silences import add as add_silence
-from .silences import end_of, expire_for_alert, labels_of
+from .silences import SILENCES, end_of, expire_for_alert, labels_of
+from .silences import extend as extend_silence
 
 ALERTS = "alerts"
 EPISODES = "alert_episodes"
@@ -247,6 +248,11 @@ def _side_effects(rows, schema, settings, action, done, before, actor, now, comm
             expire_for_alert(rows, ops, actor, r["$id"], now, log)
     if action == "silence":
         for r in done:
+            held = rows.find(SILENCES, [("fingerprint", "=", r["$id"]), ("endedAt", "is_null", None),
+                                        ("endsAt", ">", format_ms(now))], limit=1)
+            if held:  # silenced again: one silence, a new end
+                extend_silence(rows, ops, actor, held[0], ends, comment, now, log)
+                continue
             matchers = [{"name": k, "value": v, "isRegex": False, "isEqual": True}
                         for k, v in sorted(labels_of(r).items())] or [
                 {"name": "alertname", "value": r.get("alertname") or "", "isRegex": False, "isEqual": True}]

@@ -146,6 +146,26 @@ def add(rows, ops, actor: Actor, matchers: list[dict], starts_at: datetime, ends
     return silence_json(rows.get(SILENCES, sid), now)
 
 
+def extend(rows, ops, actor: Actor, row: dict, ends_at: datetime, comment: str, now: datetime,
+           log=lambda line: None) -> dict:
+    """A new end for an active silence, here and in Alertmanager, which may answer a new ID."""
+    changes = {"endsAt": format_ms(ends_at)}
+    am = Alertmanager.from_config(ops)
+    if am:
+        try:
+            changes["alertmanagerId"] = am.create(json.loads(row["matchers"]), parse_rfc3339(row["startsAt"]), ends_at,
+                                                  actor.name, comment or row.get("comment") or "",
+                                                  silence_id=row.get("alertmanagerId") or "")
+            changes["alertmanagerURL"], changes["alertmanagerError"] = am.base, None
+        except AlertmanagerError as exc:
+            changes["alertmanagerError"] = str(exc)[:1000]
+            log(f"silence {row['$id']}: {exc}")
+    after = rows.update(SILENCES, row["$id"], changes)
+    record(rows, [entry(actor, "silence.extend", "silence", row["$id"], now, before=silence_json(row, now),
+                        after=silence_json(after, now), comment=comment)])
+    return after
+
+
 def stamp_matching(rows, matchers: list[dict], until: str, fingerprint: str = "") -> list[str]:
     where = [("status", "=", "firing")] + ([("$id", "=", fingerprint)] if fingerprint else [])
     ids = [a["$id"] for a in rows.find_all(ALERTS, where) if matches(matchers, labels_of(a))
