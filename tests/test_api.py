@@ -390,3 +390,22 @@ def test_the_bundled_function_routes_events_and_requests(bundles, sqlite_api, mo
                                "content-type": "application/json"}, json.dumps({"$id": fp(0)}).encode()))
     assert event.status == 200 and event.json() == {"event": "acknowledged"}
     assert invoke(fn, Request("GET", "/nope", "", execution_headers(), b"")).status == 404
+
+
+def test_two_operators_acking_at_once_change_it_once(api):
+    import threading
+
+    api.seed(delivery(20))
+    fps = [fp(i) for i in range(20)]
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(
+        api("POST", "/alerts/bulk", {"action": "ack", "fingerprints": fps}, role="responder"))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.status for a in answers] == [200, 200]
+    assert all(r["ok"] for a in answers for r in a.body["results"])
+    trail = api("GET", "/audit", role="viewer", query="limit=100").body["audit"]
+    assert len([a for a in trail if a["action"] == "ack"]) == 20  # one audit row per alert, not 40
+    assert sum("ACKNOWLEDGED" in t for t in texts(outbox(api))) == 3  # once per (topic, medium): push, SMS, email
