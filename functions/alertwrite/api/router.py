@@ -6,6 +6,7 @@ Roles are ordered viewer < responder < admin; role None means no authentication 
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class Route:
     content_type: str = "application/json"
     tag: str = ""
 
-    @property
+    @functools.cached_property
     def regex(self) -> re.Pattern:
         return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "/?$")
 
