@@ -31,7 +31,7 @@ def _backend(state: State, kind: str, db: str) -> Backend:
               help="appwrite: use the project from --endpoint/--project/--key instead of SQLite")
 @click.option("--request-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="seconds a request may take to arrive whole before its connection is closed")
-@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 512),
+@click.option("--threads", default=128, show_default=True, type=click.IntRange(1, 512),
               help="function executions in flight at once")
 @pass_state
 def serve(state: State, host, port, db, backend, request_timeout, threads):

@@ -152,7 +152,7 @@ class Functions:
 
 class LocalServer:
     def __init__(self, functions: Functions, host: str, port: int, out: TextIO = sys.stdout,
-                 request_timeout: float = 30.0, threads: int = 32, console_dir: Path | None = None,
+                 request_timeout: float = 30.0, threads: int = 128, console_dir: Path | None = None,
                  background: bool = True, max_body: int = MAX_BODY):
         from .events import ChangeFeed
         from .scheduler import Scheduler
