@@ -1,6 +1,7 @@
 """The command definitions; each is a few lines over the library."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from alertwrite.auth import parse_tokens
 from .bundle import build_bundle
 from .cli import Failure, State, main, pass_state, progress
 from .connection import setting
-from .local import CONSOLE_DIR, Backend, Functions, LocalServer, StartupError, banner
+from .http_server import listen
+from .local import CONSOLE_DIR, Backend, Functions, LocalServer, StartupError, banner, start_workers, stop_workers
 from .receiver import new_token, receiver_block
 from .send_test import post, test_delivery
 
@@ -32,9 +34,11 @@ def _backend(state: State, kind: str, db: str) -> Backend:
 @click.option("--request-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="seconds a request may take to arrive whole before its connection is closed")
 @click.option("--threads", default=128, show_default=True, type=click.IntRange(1, 512),
-              help="function executions in flight at once")
+              help="function executions in flight at once, per worker")
+@click.option("--workers", default=min(2, os.cpu_count() or 1), show_default=True, type=click.IntRange(1, 64),
+              help="processes serving the port (SQLite commits stay serialised and batched)")
 @pass_state
-def serve(state: State, host, port, db, backend, request_timeout, threads):
+def serve(state: State, host, port, db, backend, request_timeout, threads, workers):
     """Run the bundle's functions locally, as Appwrite's runtime runs them.
 
     Any POST reaches alert-processor; other functions answer under /functions/<id>/.
@@ -56,10 +60,15 @@ def serve(state: State, host, port, db, backend, request_timeout, threads):
         raise Failure(str(exc)) from None
     console = state.project.root / CONSOLE_DIR
     try:
-        server = LocalServer(functions, host, port, request_timeout=request_timeout, threads=threads,
-                             console_dir=console if console.is_dir() else None)
+        sock = listen(host, port)
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
+
+    def make(primary: bool) -> LocalServer:
+        return LocalServer(functions, host, port, request_timeout=request_timeout, threads=threads,
+                           console_dir=console if console.is_dir() else None, sock=sock, primary=primary)
+    children = start_workers(workers, lambda: make(False).serve_forever())
+    server = make(True)
     click.echo(banner(server, chosen, generated, receiver_block))
     # Explicit handlers: a process started in the background by a script has SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
@@ -70,6 +79,7 @@ def serve(state: State, host, port, db, backend, request_timeout, threads):
         pass
     finally:
         server.stop()
+        stop_workers(children)
         click.echo("stopped", err=True)
 
 

@@ -35,7 +35,7 @@ def event_names(database: str, table: str, row_id: str, action: str) -> set[str]
 
 
 class ChangeFeed:
-    def __init__(self, functions, say: Callable[[str], None], poll_s: float = 0.5):
+    def __init__(self, functions, say: Callable[[str], None], poll_s: float = 0.5, fire_events: bool = True):
         self.functions = functions
         self.say = say
         self.poll_s = poll_s
@@ -43,7 +43,7 @@ class ChangeFeed:
         self.database = functions.schema.database_id
         self.tables = {t.id: t for t in functions.schema.tables}
         self.subscriptions = {fid: set(events) for fid, events in functions.events.items()
-                              if events and fid in functions.modules}
+                              if events and fid in functions.modules} if fire_events else {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()

@@ -218,17 +218,23 @@ class App:
         await send({"type": "http.response.body", "body": reply.body})
 
 
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """The listening socket (port 0 picks one); several worker processes may share it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
 class HttpServer:
     """uvicorn on a socket bound here (port 0 works), in this thread or a background one."""
 
     def __init__(self, app: App, host: str, port: int, request_timeout: float = 30.0, backlog: int = 2048,
-                 keep_alive: float = 75.0):
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(backlog)
-        self.sock.setblocking(False)
+                 keep_alive: float = 75.0, sock: socket.socket | None = None):
+        self.sock = sock or listen(host, port, backlog)
         # Keep-alive above Alertmanager's idle timeout (Go's default 90 s) would leave it
         # reusing a connection we just closed; 75 s is below it (and nginx's default).
         config = uvicorn.Config(app, http=protocol_with(request_timeout), loop="asyncio", lifespan="on",

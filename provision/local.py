@@ -153,7 +153,7 @@ class Functions:
 class LocalServer:
     def __init__(self, functions: Functions, host: str, port: int, out: TextIO = sys.stdout,
                  request_timeout: float = 30.0, threads: int = 128, console_dir: Path | None = None,
-                 background: bool = True, max_body: int = MAX_BODY):
+                 background: bool = True, max_body: int = MAX_BODY, sock=None, primary: bool = True):
         from .events import ChangeFeed
         from .scheduler import Scheduler
 
@@ -162,19 +162,23 @@ class LocalServer:
         self._lock = threading.Lock()
         functions.backend.check(functions.schema, create=True)  # not "listening", then 503 for ever
         self.console_dir = console_dir
-        self.feed = ChangeFeed(functions, self.say) if functions.backend.kind == "sqlite" else None
+        # Every worker streams; only the primary process fires row events and runs schedules.
+        self.feed = (ChangeFeed(functions, self.say, fire_events=primary)
+                     if functions.backend.kind == "sqlite" else None)
         self.scheduler = Scheduler(functions, self.say)
-        self.background = background
+        self.background = background and primary
         app = App(self.handle, max_body, threads, stream=self.feed.stream if self.feed else None, log=self.say)
-        self.http = HttpServer(app, host, port, request_timeout=request_timeout)
+        self.http = HttpServer(app, host, port, request_timeout=request_timeout, sock=sock)
 
     @property
     def url(self) -> str:
         return self.http.url
 
     def say(self, line: str) -> None:
+        # One write per line: worker processes share stdout, and two writes could interleave.
         with self._lock:
-            print(line, file=self.out, flush=True)
+            self.out.write(line + "\n")
+            self.out.flush()
 
     def _start_background(self) -> None:
         if self.feed:
@@ -232,6 +236,51 @@ class LocalServer:
             self.say("  error: " + "\n    | ".join(escape_log(part) for part in line.split("\n")))
         else:
             self.say("  " + escape_log(line))
+
+
+def start_workers(count: int, run_worker: Callable[[], None]) -> list[int]:
+    """Fork count-1 more processes running `run_worker` (each serves the shared listening
+    socket). Call before any thread starts: a fork copies only the calling thread."""
+    children = []
+    for _ in range(count - 1):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _exit_with_parent()
+                run_worker()
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    return children
+
+
+def stop_workers(children: list[int]) -> None:
+    import signal
+
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for pid in children:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _exit_with_parent() -> None:
+    """A worker gets SIGTERM when serve's main process dies, however it dies (prctl(2) PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))
+    except (OSError, AttributeError):
+        pass
 
 
 def banner(server: LocalServer, backend: Backend, generated_token: str | None,
