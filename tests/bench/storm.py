@@ -162,6 +162,7 @@ def single_alert(work: Path, root: Path, token: str, deliveries: int) -> dict:
     import http.client
 
     from deliveries import delivery
+    work.mkdir(parents=True, exist_ok=True)
     serve = ServeProcess(work, root, token)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=30)

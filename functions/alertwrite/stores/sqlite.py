@@ -81,7 +81,9 @@ def outbox_ddl() -> str:
 def changes_ddl(table: str) -> list[str]:
     """The change log and the triggers that feed it for one table. An upsert that updates
     fires the UPDATE trigger, an insert the INSERT one (https://www.sqlite.org/lang_upsert.html)."""
-    out = [f"CREATE TABLE IF NOT EXISTS {q(CHANGES_TABLE)} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    # No AUTOINCREMENT (a write per commit to sqlite_sequence): the feed prunes only the oldest
+    # rows and keeps the newest, so a seq is never reused.
+    out = [f"CREATE TABLE IF NOT EXISTS {q(CHANGES_TABLE)} (seq INTEGER PRIMARY KEY, "
            "tbl TEXT NOT NULL, row_id TEXT NOT NULL, action TEXT NOT NULL)"]
     for event, action, ref in (("INSERT", "create", "NEW"), ("UPDATE", "update", "NEW"), ("DELETE", "delete", "OLD")):
         out.append(f"CREATE TRIGGER IF NOT EXISTS {q(f'_changes_{table}_{action}')} AFTER {event} ON {q(table)} "
