@@ -176,11 +176,12 @@ def fit_json(value, size: int | None) -> str:
             else:
                 hi = mid - 1
         capped = _cap_values(items, lo)
-        while capped and len(_to_json(capped)) > size:
-            del capped[max(capped, key=lambda k: len(k) + len(capped[k]))]
-            capped[TRUNCATION_MARK] = "entries left out"
-            if len(capped) == 1:
+        while len(_to_json(capped)) > size:
+            droppable = [k for k in capped if k != TRUNCATION_MARK]
+            if not droppable:
                 break
+            del capped[max(droppable, key=lambda k: len(k) + len(capped[k]))]
+            capped[TRUNCATION_MARK] = "entries left out"
         text = _to_json(capped)
         if len(text) <= size:
             return text
