@@ -382,9 +382,9 @@ class TablesDB:
             self._write(db, table, r.get("$id", "unique()"), r, dry=True)
         changed = []
         for r in batch:
-            before = dict(self.rows[(db, table)].get(r.get("$id"), {}))
+            before = self.rows[(db, table)].get(r.get("$id"))
             after = self._write(db, table, r.get("$id", "unique()"), r)
-            if before != after:
+            if after is not before:  # the very same record back means it was skipped
                 changed.append(after)
         return 200, {"total": len(changed), "rows": changed}
 
