@@ -65,7 +65,7 @@ def seed_schema(fake, schema: Schema) -> None:
             if c.type in ("integer", "double"):
                 col["min"], col["max"] = c.min, c.max
             if c.type == "datetime":
-                col["format"] = "datetime"
+                col["format"] = ""
             columns.append(col)
         indexes = [{"$id": i.key, "$createdAt": t, "$updatedAt": t, "key": i.key, "type": i.type,
                     "status": "available", "error": "", "columns": list(i.columns), "lengths": [],
