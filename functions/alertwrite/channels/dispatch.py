@@ -1,0 +1,352 @@
+"""Who gets what, and sending it: the one entry point to announce something, and the dispatcher.
+
+`plan_notifications` (pure) turns transitions into one `notifications` row per (channel,
+transitions) with a deterministic ID, so a re-delivery or a concurrent duplicate creates
+nothing new (RowStore.create skips an existing ID). `record` writes them inside the
+delivery's commit; `notify` is the same for every other capability.
+
+`run_due` sends what is due. It works in short store phases (read, claim, record) and holds
+no store transaction while a chat endpoint answers, so a slow endpoint never blocks intake.
+Claims: each attempt first creates `notification_attempts/<id>.<n>`; only the creator sends.
+An attempt that never recorded its end (the dispatcher died between the send and its record)
+is reclaimed after a lease as attempt n+1: that is the one case that can send twice, and a
+`webhook` receiver sees the same `webhook-id` both times.
+
+On Appwrite the dispatcher function subscribes to notifications row *create* events only:
+it updates notification rows and creates attempt rows, neither of which re-triggers it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+
+from ..lifecycle import Transition
+from ..records import episode_start
+from ..timeutil import format_ms, parse_rfc3339, utcnow
+from . import budget, delivery, render, ssrf, topic
+from .model import (ATTEMPTS_TABLE, CHANNELS_TABLE, NOTIFICATIONS_TABLE, Channel, ChannelError, Event, Item,
+                    declared_channels)
+from .ssrf import Answer, NetworkError, Refused
+
+log = logging.getLogger("alertwrite.channels")
+COALESCE_MAX = 50  # notifications folded into one chat message at most
+PER_RUN_SINGLE = 20  # webhook/pagerduty notifications sent per channel per run (one request each)
+UNCOALESCED = ("webhook", "pagerduty")  # each keeps its own webhook-id / dedup_key
+WORKERS = 8
+DUE_BATCH = 500
+
+
+# ---- planning ----------------------------------------------------------------------------
+
+def notification_id(channel: str, keys: Iterable[str]) -> str:
+    """32 hex characters, so `<id>.<attempt>` stays within Appwrite's 36-character IDs."""
+    joined = "\n".join(sorted(keys))
+    return hashlib.sha256(f"{channel}\n{joined}".encode()).hexdigest()[:32]
+
+
+def item_of(t: Transition) -> Item:
+    return Item(kind=t.kind, fingerprint=t.alert.fingerprint, labels=dict(t.alert.labels),
+                annotations=dict(t.alert.annotations), starts_at=format_ms(t.record.starts_at) or "",
+                ends_at=format_ms(t.record.ends_at) or "", resolved_at=format_ms(t.record.resolved_at) or "",
+                generator_url=t.alert.generator_url, key=t.key)
+
+
+def event_of(transitions: list[Transition], delivery=None) -> Event:
+    return Event("alerts", tuple(item_of(t) for t in transitions),
+                 external_url=getattr(delivery, "external_url", "") or "",
+                 group_key=getattr(delivery, "group_key", "") or "", receiver=getattr(delivery, "receiver", "") or "")
+
+
+def _row(channel: str, event: Event, now: datetime) -> dict:
+    keys = [i.key or f"{i.fingerprint}:{i.kind}" for i in event.items] or [event.title, event.text, event.kind]
+    return {"$id": notification_id(channel, keys), "channel": channel, "status": delivery.PENDING,
+            "kind": event.kind, "title": render.fit(render.headline(event), 255),
+            "transitions": json.dumps(sorted(keys)), "payload": event.to_json(), "attempts": 0,
+            "nextAttemptAt": format_ms(now)}
+
+
+def plan_notifications(event: Event, channels: list[Channel], now: datetime,
+                       only: Iterable[str] | None = None) -> list[dict]:
+    """One row per channel that accepts something; pagerduty gets one row per item.
+    `only` names channels to address directly (a test, an escalation step): no filter."""
+    chosen = set(only) if only is not None else None
+    rows = []
+    for channel in channels:
+        if not channel.enabled or (chosen is not None and channel.name not in chosen):
+            continue
+        if chosen is not None or not event.items:
+            items = event.items
+        else:
+            items = tuple(i for i in event.items if channel.filter.accepts(i.kind, i.labels))
+            if not items:
+                continue
+        part = Event(event.kind, items, event.title, event.text, event.external_url, event.group_key,
+                     event.receiver)
+        if channel.type == "pagerduty" and len(items) > 1:
+            rows += [_row(channel.name, Event(event.kind, (i,), event.title, event.text, event.external_url,
+                                              event.group_key, event.receiver), now) for i in items]
+        else:
+            rows.append(_row(channel.name, part, now))
+    return rows
+
+
+def load_channels(rows, schema) -> list[Channel]:
+    """The channels table; a table that was never filled gets the declared channels first, so
+    a fresh SQLite file or an Appwrite project before `apply` routes as schemas/ says."""
+    found = list(rows.find_all(CHANNELS_TABLE))
+    if not found:
+        declared = declared_channels(schema.section("channels"))
+        if declared:
+            rows.create(CHANNELS_TABLE, [c.to_row() for c in declared])
+            found = list(rows.find_all(CHANNELS_TABLE))
+    out = []
+    for row in found:
+        try:
+            out.append(Channel.from_row(row))
+        except ChannelError as exc:
+            log.error("skipping channel row %s: %s", row.get("$id"), exc)
+    return out
+
+
+def record(rows, schema, transitions: list[Transition], delivery_, now: datetime) -> list[str]:
+    """The processor's one call, inside the delivery's commit: the notification rows."""
+    if not transitions:
+        return []
+    event = event_of(transitions, delivery_)
+    planned = plan_notifications(event, load_channels(rows, schema), now)
+    return rows.create(NOTIFICATIONS_TABLE, planned) if planned else []
+
+
+def notify(rows, schema, what, now: datetime | None = None, channels: Iterable[str] | None = None,
+           delivery_=None) -> list[str]:
+    """THE entry point to announce something: transitions (list[Transition]) or an Event.
+    Channels are chosen by their filters, or named in `channels`. Returns the IDs created;
+    the dispatcher sends them."""
+    now = now or utcnow()
+    event = what if isinstance(what, Event) else event_of(list(what), delivery_)
+    planned = plan_notifications(event, load_channels(rows, schema), now, only=channels)
+    return rows.create(NOTIFICATIONS_TABLE, planned) if planned else []
+
+
+# ---- sending -------------------------------------------------------------------------------
+
+@dataclass
+class Context:
+    schema: object
+    settings: object
+    policy: delivery.Policy
+    allow_private: bool
+    timeout: float
+    open_rows: Callable  # () -> context manager yielding a RowStore
+    open_messenger: Callable  # () -> context manager yielding a Messenger
+    sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.timeout * 2 + 60)
+
+
+def _context(rows, schema, settings, env: dict | None = None, **overrides) -> Context:
+    env = dict(os.environ if env is None else env)
+
+    def open_rows():
+        if rows is not None:
+            return nullcontext(rows)
+        from ..stores import open_rows as opener
+        return opener(settings, schema)
+
+    @contextmanager
+    def open_messenger():
+        from ..stores import open_backend
+        with open_backend(settings, schema) as (_, messenger):
+            yield messenger
+
+    timeout = float(env.get("ALERTWRITE_CHANNELS_TIMEOUT") or 10)
+    ctx = Context(schema, settings, delivery.Policy.from_env(env), env.get("ALERTWRITE_CHANNELS_ALLOW_PRIVATE") == "1",
+                  timeout, open_rows, open_messenger)
+    for key, value in overrides.items():
+        setattr(ctx, key, value)
+    return ctx
+
+
+def run_due(rows, schema, settings, now: datetime | None = None, *, channel: str | None = None,
+            ids: Iterable[str] | None = None, env: dict | None = None, **overrides) -> dict:
+    """Send every due notification (or only `channel`'s, or only `ids`). Pass rows=None to let
+    each phase open its own short store (what the dispatcher function and serve do)."""
+    ctx = _context(rows, schema, settings, env, **overrides)
+    now = now or utcnow()
+    with ctx.open_rows() as store:
+        if ids is not None:
+            due = [r for r in (store.get(NOTIFICATIONS_TABLE, i) for i in ids)
+                   if r and r.get("status") in delivery.OPEN]
+        else:
+            where = [("status", "in", list(delivery.OPEN)), ("nextAttemptAt", "<=", format_ms(now))]
+            if channel:
+                where.append(("channel", "=", channel))
+            due = store.find(NOTIFICATIONS_TABLE, where, order=[("nextAttemptAt", "asc")], limit=DUE_BATCH)
+        channels = {c.name: c for c in load_channels(store, schema)} if due else {}
+    groups: dict[str, list[dict]] = {}
+    for row in due:
+        groups.setdefault(row["channel"], []).append(row)
+    summary = {"due": len(due), "sent": 0, "retrying": 0, "dead": 0, "coalesced": 0, "deferred": 0}
+    if not groups:
+        return summary
+    jobs = [(channels.get(name), name, items) for name, items in groups.items()]
+    if len(jobs) == 1:
+        results = [_run_channel(ctx, *jobs[0], now)]
+    else:
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
+            results = list(pool.map(lambda job: _run_channel(ctx, *job, now), jobs))
+    for result in results:
+        for key, value in result.items():
+            summary[key] += value
+    return summary
+
+
+def _run_channel(ctx: Context, channel: Channel | None, name: str, items: list[dict], now: datetime) -> dict:
+    counts = {"sent": 0, "retrying": 0, "dead": 0, "coalesced": 0, "deferred": 0}
+    try:
+        if channel is None or not channel.enabled:
+            reason = f"channel {name} was removed" if channel is None else f"channel {name} is disabled"
+            with ctx.open_rows() as store:
+                for row in items:
+                    store.update(NOTIFICATIONS_TABLE, row["$id"], {"status": delivery.DEAD, "lastError": reason,
+                                                                   "nextAttemptAt": None})
+            counts["dead"] += len(items)
+            return counts
+        batches = [[row] for row in items[:PER_RUN_SINGLE]] if channel.type in UNCOALESCED \
+            else [items[:COALESCE_MAX]]
+        for batch in batches:
+            wait = _budget_wait(channel, now)
+            if wait > budget.MAX_WAIT_SECONDS:
+                counts["deferred"] += len(batch)
+                continue
+            if wait > 0:
+                ctx.sleep(wait)
+            channel = _send_batch(ctx, channel, batch, counts)
+            if not channel.enabled:
+                break
+    except Exception as exc:  # noqa: BLE001 - one channel's fault must not stop the others
+        log.error("channel %s: dispatch failed: %s", name, f"{type(exc).__name__}: {str(exc)[:300]}")
+    return counts
+
+
+def _budget_wait(channel: Channel, now: datetime) -> float:
+    if not channel.next_send_at:
+        return 0.0
+    return max(0.0, (parse_rfc3339(channel.next_send_at) - max(now, utcnow())).total_seconds())
+
+
+def _claim(ctx: Context, store, rows: list[dict], started: datetime) -> list[dict]:
+    claimed = []
+    for row in rows:
+        n = int(row.get("attempts") or 0) + 1
+        attempt_id = f"{row['$id']}.{n}"
+        created = store.create(ATTEMPTS_TABLE, [{"$id": attempt_id, "notification": row["$id"],
+                                                 "channel": row["channel"], "attempt": n,
+                                                 "startedAt": format_ms(started)}])
+        if created:
+            claimed.append(dict(row, attempts=n))
+            continue
+        # Someone holds attempt n. If it never finished within the lease, its dispatcher died.
+        held = store.get(ATTEMPTS_TABLE, attempt_id)
+        if held and not held.get("finishedAt") and held.get("startedAt") and \
+                parse_rfc3339(held["startedAt"]) + ctx.lease < started:
+            store.update(ATTEMPTS_TABLE, attempt_id, {"outcome": "lost", "finishedAt": format_ms(started),
+                                                      "error": "the dispatcher stopped before recording"})
+            store.update(NOTIFICATIONS_TABLE, row["$id"], {"attempts": n, "status": delivery.RETRYING,
+                                                           "lastError": "an attempt was lost; sending again"})
+    return claimed
+
+
+def _scrub(text: str, channel: Channel) -> str:
+    for secret in [channel.url, *channel.secrets, channel.secret]:
+        if secret and len(secret) > 8:
+            text = text.replace(secret, "…")
+    if channel.url:
+        from urllib.parse import urlsplit
+        path = urlsplit(channel.url).path
+        if len(path) > 1:
+            text = text.replace(path, "/…")
+    return text
+
+
+def _send_batch(ctx: Context, channel: Channel, batch: list[dict], counts: dict) -> Channel:
+    started = utcnow()
+    with ctx.open_rows() as store:
+        claimed = _claim(ctx, store, batch, started)
+    if not claimed:
+        return channel
+    events = [Event.from_json(r.get("payload") or "{}") for r in claimed]
+    primary = claimed[0]
+    event = events[0].merged(events[1:]) if len(events) > 1 else events[0]
+    answer: Answer | None = None
+    clock = time.monotonic()
+    try:
+        if channel.type == "topic":
+            outcome = _send_topic(ctx, channel, event, primary["$id"])
+        else:
+            out = render.build(channel, event, primary["$id"], started, ctx.schema.section("templates"),
+                               count=len(claimed))
+            answer = ssrf.post(out.url, out.body, out.headers, ctx.timeout, ctx.allow_private)
+            outcome = delivery.classify(answer, started)
+    except Refused as exc:
+        outcome = delivery.refused(str(exc))
+    except NetworkError as exc:
+        outcome = delivery.network_failure(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug in rendering must show up on the row, not vanish
+        outcome = delivery.Outcome("retry", None, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+    outcome = delivery.Outcome(outcome.verdict, outcome.status, _scrub(outcome.error, channel), outcome.retry_after)
+    finished = utcnow()
+    elapsed = int((time.monotonic() - clock) * 1000)
+    channel_changes: dict = {"nextSendAt": format_ms(budget.next_send_at(channel.type, finished, answer,
+                                                                         outcome.retry_after))}
+    if outcome.verdict == "ok":
+        channel_changes["lastSuccessAt"] = format_ms(finished)
+    else:
+        channel_changes.update(lastErrorAt=format_ms(finished), lastError=outcome.error[:1000])
+    if outcome.verdict == "gone":
+        channel_changes.update(enabled=False, disabledReason=f"disabled after 410 Gone at {format_ms(finished)}")
+    with ctx.open_rows() as store:
+        for row in claimed:
+            created = parse_rfc3339(row.get("$createdAt") or format_ms(started))
+            changes = delivery.next_state(outcome, row["attempts"], created, finished, ctx.policy)
+            changes = {k: format_ms(v) if isinstance(v, datetime) else v for k, v in changes.items()}
+            if row is not primary and outcome.verdict == "ok":
+                changes["coalescedInto"] = primary["$id"]
+            store.update(NOTIFICATIONS_TABLE, row["$id"], changes)
+            store.update(ATTEMPTS_TABLE, f"{row['$id']}.{row['attempts']}", {
+                "finishedAt": format_ms(finished), "httpStatus": outcome.status, "outcome": outcome.verdict,
+                "error": (outcome.error or None) and outcome.error[:1000], "durationMs": elapsed})
+            state = changes["status"]
+            counts["sent" if state == delivery.SENT else "dead" if state == delivery.DEAD else "retrying"] += 1
+        if len(claimed) > 1 and outcome.verdict == "ok":
+            counts["coalesced"] += len(claimed) - 1
+        store.update(CHANNELS_TABLE, channel.name, channel_changes)
+    log.info("channel %s: %s %s (%d notification%s, %d ms)%s", channel.name, outcome.verdict,
+             outcome.status or "-", len(claimed), "" if len(claimed) == 1 else "s", elapsed,
+             f": {outcome.error[:200]}" if outcome.error else "")
+    return channel.evolve(next_send_at=channel_changes["nextSendAt"],
+                          enabled=channel.enabled and outcome.verdict != "gone")
+
+
+def _send_topic(ctx: Context, channel: Channel, event: Event, notification_id: str) -> delivery.Outcome:
+    from ..errors import StoreMisconfigured, StoreUnavailable
+
+    try:
+        with ctx.open_messenger() as messenger:
+            for message in topic.render(channel, event, notification_id, render.headline(event)):
+                messenger.send(message)  # "sent" or "duplicate" (an earlier attempt sent it)
+    except StoreUnavailable as exc:
+        return delivery.network_failure(f"Messaging unavailable: {exc}")
+    except StoreMisconfigured as exc:
+        return delivery.Outcome("dead", None, f"Messaging refused: {exc}")
+    return delivery.Outcome("ok", None)
