@@ -123,7 +123,8 @@ class Applier:
             # The SDK's decorator forces simplefilter("always") inside the call, so an "ignore"
             # filter loses; recording the warnings swallows them.
             with warnings.catch_warnings(record=True):
-                method(db, table_id, col.key, col.size, col.required, default=col.default, array=col.array or None)
+                method(db, table_id, col.key, col.size, col.required, default=col.default, array=col.array or None,
+                       encrypt=col.encrypt or None)
         elif col.type in ("integer", "double"):
             method(db, table_id, col.key, col.required, min=col.min, max=col.max, default=col.default,
                    array=col.array or None)

@@ -33,6 +33,8 @@ class Column:
     array: bool = False
     min: float | None = None
     max: float | None = None
+    # Appwrite encrypts the value at rest; such a column cannot be queried or indexed.
+    encrypt: bool = False
 
     def row_bytes(self) -> int:
         """Bytes this column takes of the 65535-byte row (utopia Adapter/SQL.php getSQLType)."""
@@ -64,6 +66,8 @@ class Column:
             out["min"] = self.min
         if self.max is not None:
             out["max"] = self.max
+        if self.encrypt:
+            out["encrypt"] = True
         return out
 
 

@@ -20,6 +20,7 @@ SYSTEM_ROW_BYTES = 1067  # what $id, $sequence, $permissions ... take of it
 MAX_STRING_SIZE = 1_073_741_824
 MAX_COLUMNS = 1010
 MAX_INDEXES = 58
+MIN_ENCRYPTED_SIZE = 150  # appwrite app/init/constants.php APP_DATABASE_ENCRYPT_SIZE_MIN
 
 
 def parse_schema(doc: dict) -> Schema:
@@ -91,7 +92,11 @@ class _Parser:
         if default is not None and (required or array):
             # Appwrite answers column_default_unsupported for these.
             raise SchemaError(f"{where}.default", "a required or array column cannot have a default")
-        return Column(key, ctype, required, size, default, array, spec.get("min"), spec.get("max"))
+        encrypt = bool(spec.get("encrypt", False))
+        if encrypt and (ctype != "string" or size < MIN_ENCRYPTED_SIZE):
+            # String/Create.php: "Encrypted strings require a minimum size of 150 characters."
+            raise SchemaError(f"{where}.encrypt", f"only string columns of size >= {MIN_ENCRYPTED_SIZE} can be encrypted")
+        return Column(key, ctype, required, size, default, array, spec.get("min"), spec.get("max"), encrypt)
 
     def index(self, key: str, spec: object, columns: dict[str, Column], where: str) -> Index:
         self._id(key, where)
@@ -106,6 +111,8 @@ class _Parser:
         for col in cols:
             if col not in columns and col not in system:
                 raise SchemaError(f"{where}.columns", f"unknown column {col!r}")
+            if col in columns and columns[col].encrypt:
+                raise SchemaError(f"{where}.columns", f"column {col!r} is encrypted and cannot be indexed")
         length = sum(columns[c].index_length() if c in columns else 36 for c in cols)
         if itype != "fulltext" and length > MAX_INDEX_LENGTH:
             raise SchemaError(f"{where}.columns",
