@@ -3,18 +3,20 @@
 Order matters for "nothing lost, nothing sent twice":
 1. read the stored rows for every fingerprint (batched);
 2. decide transitions (pure);
-3. send messages with deterministic IDs: a 409 means an earlier try already sent it;
+3. record one `notifications` row per (channel, transitions) with a deterministic ID (the
+   alert-dispatcher sends them; a slow chat endpoint never delays this answer);
 4. write episodes, then alerts. The alerts table is the commit point: until it is written,
-   a retry recomputes the very same transitions and message IDs, so a fault at any step
-   answers 503 and the replay converges without a second message.
+   a retry recomputes the very same transitions and notification IDs, so a fault at any step
+   answers 503 and the replay converges without a second notification.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .channels import dispatch as channels
 from .lifecycle import reconcile
-from .notify import OutboundMessage, compose
+from .notify import OutboundMessage
 from .schema import Schema
 from .stores import AlertStore, Messenger
 from .webhook import Delivery
@@ -26,6 +28,7 @@ class Summary:
     stored: int = 0
     transitions: dict[str, int] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
+    notifications: int = 0
     truncated_alerts: int = 0
     sent: list[OutboundMessage] = field(default_factory=list)
 
@@ -34,7 +37,7 @@ class Summary:
             "received": self.received,
             "stored": self.stored,
             "transitions": dict(sorted(self.transitions.items())),
-            "messages": dict(sorted(self.messages.items())),
+            "notifications": self.notifications,
             "truncatedAlerts": self.truncated_alerts,
         }
 
@@ -47,10 +50,7 @@ def process(delivery: Delivery, store: AlertStore, messenger: Messenger, schema:
     stored = store.fetch_alerts([a.fingerprint for a in delivery.alerts])
     plan = reconcile(delivery, stored, now)
     summary.transitions = plan.counts
-    for message in compose(plan.transitions, schema.rules, delivery):
-        outcome = messenger.send(message)
-        summary.messages[outcome] = summary.messages.get(outcome, 0) + 1
-        if outcome == "sent":
-            summary.sent.append(message)
+    # --- channels: the one change to intake (replaces compose + messenger.send) ---
+    summary.notifications = len(channels.record(channels.rows_for(store), schema, plan.transitions, delivery, now))
     summary.stored = store.save(plan.episodes, plan.alerts)
     return summary

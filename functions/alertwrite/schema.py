@@ -155,6 +155,7 @@ class FunctionSpec:
     commands: str = "pip install -r requirements.txt"
     secret_variables: tuple[str, ...] = ()
     variables: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()  # Appwrite event triggers, e.g. databases.*.tables.x.rows.*.create
 
 
 @dataclass(frozen=True)
@@ -231,4 +232,6 @@ def _function_dict(fn: FunctionSpec) -> dict:
         out["secret_variables"] = list(fn.secret_variables)
     if fn.variables:
         out["variables"] = list(fn.variables)
+    if fn.events:
+        out["events"] = list(fn.events)
     return out

@@ -51,9 +51,8 @@ def _handle(context):
     finally:
         for warning in take_new_warnings():
             context.log(f"Appwrite warning (shown once): {warning}")
-    for message in summary.sent:
-        headline = message.subject or message.content.splitlines()[0]
-        context.log(f"sent {message.medium} to {','.join(message.topics)}: {headline} (id {message.id})")
+    if summary.notifications:
+        context.log(f"queued {summary.notifications} notifications for the alert-dispatcher")
     if delivery.truncated_alerts:
         context.log(f"delivery {delivery.group_key!r} was truncated by max_alerts: "
                     f"{delivery.truncated_alerts} alerts not received")

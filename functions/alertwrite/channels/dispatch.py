@@ -24,7 +24,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
@@ -42,6 +42,8 @@ PER_RUN_SINGLE = 20  # webhook/pagerduty notifications sent per channel per run 
 UNCOALESCED = ("webhook", "pagerduty")  # each keeps its own webhook-id / dedup_key
 WORKERS = 8
 DUE_BATCH = 500
+# Items per notification row: keeps its payload (~0.6 KB an item) well inside the column.
+MAX_ITEMS = 500
 
 
 # ---- planning ----------------------------------------------------------------------------
@@ -90,11 +92,9 @@ def plan_notifications(event: Event, channels: list[Channel], now: datetime,
                 continue
         part = Event(event.kind, items, event.title, event.text, event.external_url, event.group_key,
                      event.receiver)
-        if channel.type == "pagerduty" and len(items) > 1:
-            rows += [_row(channel.name, Event(event.kind, (i,), event.title, event.text, event.external_url,
-                                              event.group_key, event.receiver), now) for i in items]
-        else:
-            rows.append(_row(channel.name, part, now))
+        size = 1 if channel.type == "pagerduty" else MAX_ITEMS
+        for start in range(0, max(len(items), 1), size):
+            rows.append(_row(channel.name, replace(part, items=items[start:start + size]), now))
     return rows
 
 
@@ -114,6 +114,16 @@ def load_channels(rows, schema) -> list[Channel]:
         except ChannelError as exc:
             log.error("skipping channel row %s: %s", row.get("$id"), exc)
     return out
+
+
+def rows_for(store):
+    """A RowStore on the processor's own store, so the rows join the delivery's commit (SQLite:
+    the same transaction; Appwrite: the same client)."""
+    if hasattr(store, "conn"):
+        from ..stores.sqlite_rows import SqliteRows
+        return SqliteRows(store.conn, store.schema)
+    from ..stores.appwrite_rows import AppwriteRows
+    return AppwriteRows(store.tables.client, store.schema)
 
 
 def record(rows, schema, transitions: list[Transition], delivery_, now: datetime) -> list[str]:
@@ -317,8 +327,10 @@ def _send_batch(ctx: Context, channel: Channel, batch: list[dict], counts: dict)
         channel_changes.update(enabled=False, disabledReason=f"disabled after 410 Gone at {format_ms(finished)}")
     with ctx.open_rows() as store:
         for row in claimed:
-            created = parse_rfc3339(row.get("$createdAt") or format_ms(started))
-            changes = delivery.next_state(outcome, row["attempts"], created, finished, ctx.policy)
+            created = parse_rfc3339(row.get("retriedAt") or row.get("$createdAt") or format_ms(started))
+            changes = delivery.next_state(outcome, row["attempts"] - int(row.get("attemptsBase") or 0), created,
+                                          finished, ctx.policy)
+            changes["attempts"] = row["attempts"]
             changes = {k: format_ms(v) if isinstance(v, datetime) else v for k, v in changes.items()}
             if row is not primary and outcome.verdict == "ok":
                 changes["coalescedInto"] = primary["$id"]
