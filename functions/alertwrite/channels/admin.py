@@ -31,8 +31,11 @@ def get(rows, name: str) -> Channel:
     return Channel.from_row(row)
 
 
-def add(rows, channel: Channel) -> Channel:
+def add(rows, channel: Channel, schema=None) -> Channel:
     _check(channel)
+    if schema is not None:
+        from .dispatch import seed
+        seed(rows, schema)
     if not rows.create(CHANNELS_TABLE, [channel.to_row()]):
         raise ChannelError(f"channel {channel.name!r} exists already (use channels update)")
     return channel

@@ -98,15 +98,22 @@ def plan_notifications(event: Event, channels: list[Channel], now: datetime,
     return rows
 
 
-def load_channels(rows, schema) -> list[Channel]:
-    """The channels table; a table that was never filled gets the declared channels first, so
-    a fresh SQLite file or an Appwrite project before `apply` routes as schemas/ says."""
-    found = list(rows.find_all(CHANNELS_TABLE))
+def seed(rows, schema, found: list[dict] | None = None) -> list[dict]:
+    """A channels table that was never filled gets the declared channels first, so a fresh
+    SQLite file, or an Appwrite project before `apply`, routes as schemas/ says. Every
+    channel operation calls it, so adding a channel first does not hide the declared ones."""
+    found = list(rows.find_all(CHANNELS_TABLE)) if found is None else found
     if not found:
         declared = declared_channels(schema.section("channels"))
         if declared:
             rows.create(CHANNELS_TABLE, [c.to_row() for c in declared])
             found = list(rows.find_all(CHANNELS_TABLE))
+    return found
+
+
+def load_channels(rows, schema) -> list[Channel]:
+    """Every channel row, parsed; a row that does not parse is logged and skipped."""
+    found = seed(rows, schema)
     out = []
     for row in found:
         try:
@@ -158,6 +165,10 @@ class Context:
     open_rows: Callable  # () -> context manager yielding a RowStore
     open_messenger: Callable  # () -> context manager yielding a Messenger
     sleep: Callable[[float], None] = time.sleep
+    offset: timedelta = timedelta(0)  # run_due(now=...) runs as if at that time (alertwrite run --at)
+
+    def clock(self) -> datetime:
+        return utcnow() + self.offset
 
     @property
     def lease(self) -> timedelta:
@@ -193,6 +204,7 @@ def run_due(rows, schema, settings, now: datetime | None = None, *, channel: str
     each phase open its own short store (what the dispatcher function and serve do)."""
     ctx = _context(rows, schema, settings, env, **overrides)
     now = now or utcnow()
+    ctx.offset = now - utcnow()
     with ctx.open_rows() as store:
         if ids is not None:
             due = [r for r in (store.get(NOTIFICATIONS_TABLE, i) for i in ids)
@@ -235,7 +247,7 @@ def _run_channel(ctx: Context, channel: Channel | None, name: str, items: list[d
         batches = [[row] for row in items[:PER_RUN_SINGLE]] if channel.type in UNCOALESCED \
             else [items[:COALESCE_MAX]]
         for batch in batches:
-            wait = _budget_wait(channel, now)
+            wait = _budget_wait(channel, ctx.clock())
             if wait > budget.MAX_WAIT_SECONDS:
                 counts["deferred"] += len(batch)
                 continue
@@ -252,28 +264,29 @@ def _run_channel(ctx: Context, channel: Channel | None, name: str, items: list[d
 def _budget_wait(channel: Channel, now: datetime) -> float:
     if not channel.next_send_at:
         return 0.0
-    return max(0.0, (parse_rfc3339(channel.next_send_at) - max(now, utcnow())).total_seconds())
+    return max(0.0, (parse_rfc3339(channel.next_send_at) - now).total_seconds())
 
 
 def _claim(ctx: Context, store, rows: list[dict], started: datetime) -> list[dict]:
     claimed = []
     for row in rows:
         n = int(row.get("attempts") or 0) + 1
-        attempt_id = f"{row['$id']}.{n}"
-        created = store.create(ATTEMPTS_TABLE, [{"$id": attempt_id, "notification": row["$id"],
-                                                 "channel": row["channel"], "attempt": n,
-                                                 "startedAt": format_ms(started)}])
-        if created:
-            claimed.append(dict(row, attempts=n))
-            continue
-        # Someone holds attempt n. If it never finished within the lease, its dispatcher died.
-        held = store.get(ATTEMPTS_TABLE, attempt_id)
-        if held and not held.get("finishedAt") and held.get("startedAt") and \
-                parse_rfc3339(held["startedAt"]) + ctx.lease < started:
+        for _ in range(2):  # attempt n, or n+1 when n was lost
+            attempt_id = f"{row['$id']}.{n}"
+            created = store.create(ATTEMPTS_TABLE, [{"$id": attempt_id, "notification": row["$id"],
+                                                     "channel": row["channel"], "attempt": n,
+                                                     "startedAt": format_ms(started)}])
+            if created:
+                claimed.append(dict(row, attempts=n))
+                break
+            # Someone holds attempt n. If it never finished within the lease, its dispatcher died.
+            held = store.get(ATTEMPTS_TABLE, attempt_id)
+            if not (held and not held.get("finishedAt") and held.get("startedAt")
+                    and parse_rfc3339(held["startedAt"]) + ctx.lease < started):
+                break
             store.update(ATTEMPTS_TABLE, attempt_id, {"outcome": "lost", "finishedAt": format_ms(started),
                                                       "error": "the dispatcher stopped before recording"})
-            store.update(NOTIFICATIONS_TABLE, row["$id"], {"attempts": n, "status": delivery.RETRYING,
-                                                           "lastError": "an attempt was lost; sending again"})
+            n += 1
     return claimed
 
 
@@ -290,7 +303,7 @@ def _scrub(text: str, channel: Channel) -> str:
 
 
 def _send_batch(ctx: Context, channel: Channel, batch: list[dict], counts: dict) -> Channel:
-    started = utcnow()
+    started = ctx.clock()
     with ctx.open_rows() as store:
         claimed = _claim(ctx, store, batch, started)
     if not claimed:
@@ -315,7 +328,7 @@ def _send_batch(ctx: Context, channel: Channel, batch: list[dict], counts: dict)
     except Exception as exc:  # noqa: BLE001 - a bug in rendering must show up on the row, not vanish
         outcome = delivery.Outcome("retry", None, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
     outcome = delivery.Outcome(outcome.verdict, outcome.status, _scrub(outcome.error, channel), outcome.retry_after)
-    finished = utcnow()
+    finished = ctx.clock()
     elapsed = int((time.monotonic() - clock) * 1000)
     channel_changes: dict = {"nextSendAt": format_ms(budget.next_send_at(channel.type, finished, answer,
                                                                          outcome.retry_after))}
