@@ -92,3 +92,34 @@ def test_commands_work_on_appwrite(project, fake):
     listed = json.loads(cli(project, "channels", "list", "--json", "--backend", "appwrite", env=env).output)
     assert {c["name"] for c in listed["channels"]} == {"ops", "critical-pages", "everything"}
     assert "no notifications" in cli(project, "notifications", "list", "--backend", "appwrite", env=env).output
+
+
+def test_plan_and_apply_sync_declared_channels_and_leave_runtime_ones_alone(project, tmp_path):
+    import shutil
+
+    from appwrite_fake import AppwriteFake
+    root = tmp_path / "proj"
+    shutil.copytree(project.root / "schemas", root / "schemas")
+    (root / "functions").mkdir()
+    fake = AppwriteFake()
+    with fake.running():
+        env = {"APPWRITE_ENDPOINT": fake.endpoint, "APPWRITE_PROJECT_ID": fake.project, "APPWRITE_API_KEY": fake.key}
+        run = lambda *a: CliRunner().invoke(main, ["--root", str(root), *a], env=env)
+        assert "would create channel critical-pages" in run("plan").output
+        assert run("apply", "--poll", "0").exit_code == 0
+        assert set(fake.rows("monitoring", "channels")) == {"critical-pages", "everything"}
+        assert run("channels", "add", "ops", "--type", "slack", "--url", "https://hooks.slack.com/services/x",
+                   "--backend", "appwrite").exit_code == 0
+        assert run("channels", "disable", "everything", "--backend", "appwrite").exit_code == 0
+        planned = run("plan", "--check")
+        assert planned.exit_code == 0 and "unmanaged channel ops (created at runtime)" in planned.output
+        text = (root / "schemas" / "channels.yaml").read_text().replace("media: [email]", "media: [email, push]")
+        (root / "schemas" / "channels.yaml").write_text(text)
+        assert "would update channel everything (media)" in run("plan").output
+        assert run("apply", "--poll", "0").exit_code == 0
+        rows = fake.rows("monitoring", "channels")
+        assert rows["everything"]["media"] == "email,push" and rows["everything"]["enabled"] is False  # kept
+        assert "ops" in rows
+        pruned = run("apply", "--poll", "0", "--prune", "--yes")
+        assert pruned.exit_code == 0 and "deleted channel ops" in pruned.output
+        assert "ops" not in fake.rows("monitoring", "channels")
