@@ -48,6 +48,7 @@ def serve(state: State, host, port, db, backend):
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
     click.echo(banner(server, chosen, generated, receiver_block))
+    dispatcher = _start_dispatcher(chosen, state.schema())  # channels: sends notifications as they are recorded
     # Explicit handlers: a process started in the background by a script has SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -56,8 +57,23 @@ def serve(state: State, host, port, db, backend):
     except KeyboardInterrupt:
         pass
     finally:
+        dispatcher.stop()
         server.httpd.server_close()
         click.echo("stopped", err=True)
+
+
+def _start_dispatcher(chosen: Backend, schema):
+    """The alert-dispatcher's work as a thread: woken by each delivery's commit, polling for retries."""
+    import os
+
+    from alertwrite.channels.worker import Worker
+    from alertwrite.settings import Settings
+    if chosen.kind == "sqlite":
+        settings = Settings((), "sqlite", sqlite_path=str(chosen.db_path))
+    else:
+        c = chosen.connection
+        settings = Settings((), "appwrite", endpoint=c.endpoint, project_id=c.project, api_key=c.key)
+    return Worker(settings, schema, env=dict(os.environ)).start()
 
 
 def _stop(signum, frame):

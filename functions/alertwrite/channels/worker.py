@@ -1,0 +1,69 @@
+"""The dispatcher as a background thread, for `serve` (one process, no Appwrite events).
+
+Intake calls `announce()` after its commit; the worker wakes and runs `run_due` at once. A
+run that waits on a hanging endpoint must not hold up the next delivery, so each wake starts
+its own run, up to `parallel` at a time (claims keep overlapping runs from sending twice).
+Between wakes it polls every `idle` seconds, which picks up retries as they fall due.
+On Appwrite, announce() has no listener and the alert-dispatcher function does this job.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Callable
+
+# Anchored on `sys`, not on this module: serve loads each function bundle with its own copy of
+# the alertwrite package, and the processor's copy must reach the worker that serve started.
+_listeners: list[Callable[[], None]] = sys.__dict__.setdefault("_alertwrite_notification_listeners", [])
+log = logging.getLogger("alertwrite.channels")
+
+
+def announce() -> None:
+    """New notifications were committed."""
+    for listener in list(_listeners):
+        listener()
+
+
+class Worker:
+    def __init__(self, settings, schema, env: dict | None = None, idle: float = 1.0, parallel: int = 4):
+        self.settings, self.schema, self.env = settings, schema, env
+        self.idle, self.parallel = idle, parallel
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._slots = threading.Semaphore(parallel)
+        self._thread = threading.Thread(target=self._loop, name="alertwrite-dispatcher", daemon=True)
+
+    def start(self) -> "Worker":
+        _listeners.append(self.wake)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.wake in _listeners:
+            _listeners.remove(self.wake)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.idle)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            if self._slots.acquire(blocking=False):
+                threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        from .dispatch import run_due
+
+        try:
+            run_due(None, self.schema, self.settings, env=self.env)
+        except Exception as exc:  # noqa: BLE001 - the next wake or poll tries again
+            log.error("dispatcher run failed: %s: %s", type(exc).__name__, str(exc)[:300])
+        finally:
+            self._slots.release()
