@@ -32,6 +32,7 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._slots = threading.Semaphore(parallel)
+        self._waiting = False
         self._thread = threading.Thread(target=self._loop, name="alertwrite-dispatcher", daemon=True)
 
     def start(self) -> "Worker":
@@ -59,10 +60,18 @@ class Worker:
                 threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
+        from ..errors import StoreUnavailable
         from .dispatch import run_due
 
         try:
             run_due(None, self.schema, self.settings, env=self.env)
+            if self._waiting:
+                self._waiting = False
+                log.warning("dispatcher: the store is back")
+        except StoreUnavailable:
+            if not self._waiting:  # once per outage, not once per poll
+                self._waiting = True
+                log.warning("dispatcher: the store is unavailable; notifications wait, nothing is lost")
         except Exception as exc:  # noqa: BLE001 - the next wake or poll tries again
             log.error("dispatcher run failed: %s: %s", type(exc).__name__, str(exc)[:300])
         finally:
