@@ -152,8 +152,9 @@ class ChatFakes:
     def __init__(self):
         self.endpoints: dict[str, Endpoint] = {}
         self.received: list[Received] = []
+        self.by_endpoint: dict[tuple[str, str], list[Received]] = {}
         self.violations: list[str] = []
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self._stop = threading.Event()
         fakes = self
 
@@ -180,7 +181,12 @@ class ChatFakes:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # The default backlog of 5 drops SYNs when 100 channels send at once, and the
+            # client's retransmit adds a whole second.
+            request_queue_size = 256
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -207,15 +213,15 @@ class ChatFakes:
 
     def got(self, kind: str | None = None, name: str | None = None) -> list[Received]:
         with self.lock:
+            if kind is not None and name is not None:
+                return list(self.by_endpoint.get((kind, name), []))
             return [r for r in self.received if (kind is None or r.kind == kind) and (name is None or r.name == name)]
 
     def wait_for(self, count: int, kind: str | None = None, name: str | None = None, timeout: float = 10.0):
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.got(kind, name)
-            if len(found) >= count:
-                return found
-            time.sleep(0.02)
+        with self.lock:
+            while len(self.got(kind, name)) < count and time.monotonic() < deadline:
+                self.lock.wait(min(0.5, max(0.0, deadline - time.monotonic())))
         return self.got(kind, name)
 
     def _handle(self, kind, name, path, query, headers, body):
@@ -238,7 +244,10 @@ class ChatFakes:
                 self.violations += problems
             return 400, {"Content-Type": "text/plain"}, "; ".join(problems)
         with self.lock:
-            self.received.append(Received(kind, name, path, headers, body, time.monotonic()))
+            got = Received(kind, name, path, headers, body, time.monotonic())
+            self.received.append(got)
+            self.by_endpoint.setdefault((kind, name), []).append(got)
+            self.lock.notify_all()
         code = int(answer.split(":")[0])
         if code == 429:
             wait = answer.partition(":")[2] or "1"

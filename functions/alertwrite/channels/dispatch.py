@@ -22,8 +22,9 @@ import json
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
@@ -40,7 +41,7 @@ log = logging.getLogger("alertwrite.channels")
 COALESCE_MAX = 50  # notifications folded into one chat message at most
 PER_RUN_SINGLE = 20  # webhook/pagerduty notifications sent per channel per run (one request each)
 UNCOALESCED = ("webhook", "pagerduty")  # each keeps its own webhook-id / dedup_key
-WORKERS = 8
+WORKERS = 16  # sends wait on the network, not the CPU
 DUE_BATCH = 500
 # Items per notification row: keeps its payload (~0.6 KB an item) well inside the column.
 MAX_ITEMS = 500
@@ -178,11 +179,28 @@ class Context:
 def _context(rows, schema, settings, env: dict | None = None, **overrides) -> Context:
     env = dict(os.environ if env is None else env)
 
+    @contextmanager
     def open_rows():
         if rows is not None:
-            return nullcontext(rows)
+            yield rows
+            return
         from ..stores import open_rows as opener
-        return opener(settings, schema)
+        if settings.backend != "sqlite":
+            with opener(settings, schema) as store:
+                yield store
+            return
+        # Queue on intake's in-process writer lock: left to SQLite's busy handler, writers in
+        # one process sleep in back-off steps of up to 100 ms (stores/sqlite.py).
+        from ..errors import StoreUnavailable
+        from ..stores.sqlite import BUSY_TIMEOUT_MS, _writer_lock
+        lock = _writer_lock(settings.sqlite_path)
+        if not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise StoreUnavailable(f"SQLite {settings.sqlite_path}: busy for {BUSY_TIMEOUT_MS} ms")
+        try:
+            with opener(settings, schema) as store:
+                yield store
+        finally:
+            lock.release()
 
     @contextmanager
     def open_messenger():
@@ -201,10 +219,15 @@ def _context(rows, schema, settings, env: dict | None = None, **overrides) -> Co
 def run_due(rows, schema, settings, now: datetime | None = None, *, channel: str | None = None,
             ids: Iterable[str] | None = None, env: dict | None = None, **overrides) -> dict:
     """Send every due notification (or only `channel`'s, or only `ids`). Pass rows=None to let
-    each phase open its own short store (what the dispatcher function and serve do)."""
+    each phase open its own short store (what the dispatcher function and serve do).
+
+    Three phases: one store transaction reads what is due and claims it; the sends run in
+    parallel with no store held; each channel's outcome is recorded as soon as it is known."""
     ctx = _context(rows, schema, settings, env, **overrides)
     now = now or utcnow()
     ctx.offset = now - utcnow()
+    # deferred: over a rate budget; busy: another run of this process is sending to that channel
+    summary = {"due": 0, "sent": 0, "retrying": 0, "dead": 0, "coalesced": 0, "deferred": 0, "busy": 0}
     with ctx.open_rows() as store:
         if ids is not None:
             due = [r for r in (store.get(NOTIFICATIONS_TABLE, i) for i in ids)
@@ -214,51 +237,123 @@ def run_due(rows, schema, settings, now: datetime | None = None, *, channel: str
             if channel:
                 where.append(("channel", "=", channel))
             due = store.find(NOTIFICATIONS_TABLE, where, order=[("nextAttemptAt", "asc")], limit=DUE_BATCH)
-        channels = {c.name: c for c in load_channels(store, schema)} if due else {}
-    groups: dict[str, list[dict]] = {}
-    for row in due:
-        groups.setdefault(row["channel"], []).append(row)
-    summary = {"due": len(due), "sent": 0, "retrying": 0, "dead": 0, "coalesced": 0, "deferred": 0}
-    if not groups:
-        return summary
-    jobs = [(channels.get(name), name, items) for name, items in groups.items()]
-    if len(jobs) == 1:
-        results = [_run_channel(ctx, *jobs[0], now)]
-    else:
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
-            results = list(pool.map(lambda job: _run_channel(ctx, *job, now), jobs))
-    for result in results:
-        for key, value in result.items():
-            summary[key] += value
+        summary["due"] = len(due)
+        if not due:
+            return summary
+        channels = {c.name: c for c in load_channels(store, schema)}
+        groups: dict[str, list[dict]] = {}
+        for row in due:
+            groups.setdefault(row["channel"], []).append(row)
+        jobs = []
+        for name, items in groups.items():
+            job = _prepare(ctx, store, channels.get(name), name, items, summary)
+            if job:
+                jobs.append(job)
+        jobs = _claim_all(ctx, store, jobs)
+    pending = {job.channel.name for job in jobs}
+    try:
+        if len(jobs) == 1:
+            _finish(ctx, jobs[0], _send_job(ctx, jobs[0]), summary)
+            pending.clear()
+        elif jobs:
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
+                futures = {pool.submit(_send_job, ctx, job): job for job in jobs}
+                for future in as_completed(futures):
+                    job = futures[future]
+                    try:
+                        _finish(ctx, job, future.result(), summary)
+                    finally:
+                        with _in_flight_lock:
+                            _in_flight.discard(job.channel.name)
+                        pending.discard(job.channel.name)
+    finally:
+        with _in_flight_lock:
+            _in_flight.difference_update(pending)
+            if len(jobs) == 1:
+                _in_flight.discard(jobs[0].channel.name)
     return summary
 
 
-def _run_channel(ctx: Context, channel: Channel | None, name: str, items: list[dict], now: datetime) -> dict:
-    counts = {"sent": 0, "retrying": 0, "dead": 0, "coalesced": 0, "deferred": 0}
-    try:
-        if channel is None or not channel.enabled:
-            reason = f"channel {name} was removed" if channel is None else f"channel {name} is disabled"
-            with ctx.open_rows() as store:
-                for row in items:
-                    store.update(NOTIFICATIONS_TABLE, row["$id"], {"status": delivery.DEAD, "lastError": reason,
-                                                                   "nextAttemptAt": None})
-            counts["dead"] += len(items)
-            return counts
-        batches = [[row] for row in items[:PER_RUN_SINGLE]] if channel.type in UNCOALESCED \
-            else [items[:COALESCE_MAX]]
-        for batch in batches:
-            wait = _budget_wait(channel, ctx.clock())
-            if wait > budget.MAX_WAIT_SECONDS:
-                counts["deferred"] += len(batch)
-                continue
-            if wait > 0:
-                ctx.sleep(wait)
-            channel = _send_batch(ctx, channel, batch, counts)
-            if not channel.enabled:
-                break
-    except Exception as exc:  # noqa: BLE001 - one channel's fault must not stop the others
-        log.error("channel %s: dispatch failed: %s", name, f"{type(exc).__name__}: {str(exc)[:300]}")
-    return counts
+# Channels with a send under way in this process: a second run (serve starts one per
+# delivery) leaves them to the first, so one hanging endpoint ties up one run, not all.
+_in_flight: set[str] = set()
+_in_flight_lock = threading.Lock()
+
+
+@dataclass
+class Job:
+    channel: Channel
+    batches: list[list[dict]]  # claimed rows; a batch goes out as one message
+    wait: float
+
+
+@dataclass
+class Sent:
+    batch: list[dict]
+    outcome: delivery.Outcome
+    answer: Answer | None
+    finished: datetime
+    elapsed_ms: int
+
+
+def _prepare(ctx: Context, store, channel: Channel | None, name: str, items: list[dict], summary: dict) -> Job | None:
+    if channel is None or not channel.enabled:
+        reason = f"channel {name} was removed" if channel is None else f"channel {name} is disabled"
+        for row in items:
+            store.update(NOTIFICATIONS_TABLE, row["$id"], {"status": delivery.DEAD, "lastError": reason,
+                                                           "nextAttemptAt": None})
+        summary["dead"] += len(items)
+        return None
+    wait = _budget_wait(channel, ctx.clock())
+    with _in_flight_lock:
+        busy = name in _in_flight
+        if not busy and wait <= budget.MAX_WAIT_SECONDS:
+            _in_flight.add(name)
+    if busy or wait > budget.MAX_WAIT_SECONDS:
+        summary["busy" if busy else "deferred"] += len(items)
+        return None
+    batches = [[row] for row in items[:PER_RUN_SINGLE]] if channel.type in UNCOALESCED else [items[:COALESCE_MAX]]
+    return Job(channel, batches, wait)
+
+
+def _claim_all(ctx: Context, store, jobs: list[Job]) -> list[Job]:
+    """One bulk create claims every attempt of the run; the few it did not get are looked at
+    one by one (held by another run, or lost in a crash)."""
+    started = ctx.clock()
+    wanted = [dict(row, attempts=int(row.get("attempts") or 0) + 1) for job in jobs for b in job.batches for row in b]
+    created = set(store.create(ATTEMPTS_TABLE, [
+        {"$id": f"{r['$id']}.{r['attempts']}", "notification": r["$id"], "channel": r["channel"],
+         "attempt": r["attempts"], "startedAt": format_ms(started)} for r in wanted])) if wanted else set()
+    kept = []
+    for job in jobs:
+        batches = []
+        for batch in job.batches:
+            mine = [dict(r, attempts=int(r.get("attempts") or 0) + 1) for r in batch
+                    if f"{r['$id']}.{int(r.get('attempts') or 0) + 1}" in created]
+            others = [r for r in batch if f"{r['$id']}.{int(r.get('attempts') or 0) + 1}" not in created]
+            mine += _claim(ctx, store, others, started) if others else []
+            if mine:
+                batches.append(mine)
+        if batches:
+            kept.append(Job(job.channel, batches, job.wait))
+        else:
+            with _in_flight_lock:
+                _in_flight.discard(job.channel.name)
+    return kept
+
+
+def _send_job(ctx: Context, job: Job) -> list[Sent]:
+    out = []
+    channel = job.channel
+    for n, batch in enumerate(job.batches):
+        wait = job.wait if n == 0 else budget.MIN_INTERVAL.get(channel.type, 0.0)
+        if wait > 0:
+            ctx.sleep(wait)
+        sent = _send(ctx, channel, batch)
+        out.append(sent)
+        if sent.outcome.verdict in ("gone", "retry") and sent.outcome.status in (410, 429):
+            break  # the rest waits for the next run: disabled, or the budget is spent
+    return out
 
 
 def _budget_wait(channel: Channel, now: datetime) -> float:
@@ -302,14 +397,10 @@ def _scrub(text: str, channel: Channel) -> str:
     return text
 
 
-def _send_batch(ctx: Context, channel: Channel, batch: list[dict], counts: dict) -> Channel:
+def _send(ctx: Context, channel: Channel, batch: list[dict]) -> Sent:
     started = ctx.clock()
-    with ctx.open_rows() as store:
-        claimed = _claim(ctx, store, batch, started)
-    if not claimed:
-        return channel
-    events = [Event.from_json(r.get("payload") or "{}") for r in claimed]
-    primary = claimed[0]
+    events = [Event.from_json(r.get("payload") or "{}") for r in batch]
+    primary = batch[0]
     event = events[0].merged(events[1:]) if len(events) > 1 else events[0]
     answer: Answer | None = None
     clock = time.monotonic()
@@ -318,7 +409,7 @@ def _send_batch(ctx: Context, channel: Channel, batch: list[dict], counts: dict)
             outcome = _send_topic(ctx, channel, event, primary["$id"])
         else:
             out = render.build(channel, event, primary["$id"], started, ctx.schema.section("templates"),
-                               count=len(claimed))
+                               count=len(batch))
             answer = ssrf.post(out.url, out.body, out.headers, ctx.timeout, ctx.allow_private)
             outcome = delivery.classify(answer, started)
     except Refused as exc:
@@ -328,39 +419,45 @@ def _send_batch(ctx: Context, channel: Channel, batch: list[dict], counts: dict)
     except Exception as exc:  # noqa: BLE001 - a bug in rendering must show up on the row, not vanish
         outcome = delivery.Outcome("retry", None, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
     outcome = delivery.Outcome(outcome.verdict, outcome.status, _scrub(outcome.error, channel), outcome.retry_after)
-    finished = ctx.clock()
-    elapsed = int((time.monotonic() - clock) * 1000)
-    channel_changes: dict = {"nextSendAt": format_ms(budget.next_send_at(channel.type, finished, answer,
-                                                                         outcome.retry_after))}
-    if outcome.verdict == "ok":
-        channel_changes["lastSuccessAt"] = format_ms(finished)
-    else:
-        channel_changes.update(lastErrorAt=format_ms(finished), lastError=outcome.error[:1000])
-    if outcome.verdict == "gone":
-        channel_changes.update(enabled=False, disabledReason=f"disabled after 410 Gone at {format_ms(finished)}")
+    return Sent(batch, outcome, answer, ctx.clock(), int((time.monotonic() - clock) * 1000))
+
+
+def _finish(ctx: Context, job: Job, results: list[Sent], summary: dict) -> None:
+    """Record one channel's outcomes: each notification, each attempt, the channel's health."""
+    channel = job.channel
+    changes_for_channel: dict = {}
     with ctx.open_rows() as store:
-        for row in claimed:
-            created = parse_rfc3339(row.get("retriedAt") or row.get("$createdAt") or format_ms(started))
-            changes = delivery.next_state(outcome, row["attempts"] - int(row.get("attemptsBase") or 0), created,
-                                          finished, ctx.policy)
-            changes["attempts"] = row["attempts"]
-            changes = {k: format_ms(v) if isinstance(v, datetime) else v for k, v in changes.items()}
-            if row is not primary and outcome.verdict == "ok":
-                changes["coalescedInto"] = primary["$id"]
-            store.update(NOTIFICATIONS_TABLE, row["$id"], changes)
-            store.update(ATTEMPTS_TABLE, f"{row['$id']}.{row['attempts']}", {
-                "finishedAt": format_ms(finished), "httpStatus": outcome.status, "outcome": outcome.verdict,
-                "error": (outcome.error or None) and outcome.error[:1000], "durationMs": elapsed})
-            state = changes["status"]
-            counts["sent" if state == delivery.SENT else "dead" if state == delivery.DEAD else "retrying"] += 1
-        if len(claimed) > 1 and outcome.verdict == "ok":
-            counts["coalesced"] += len(claimed) - 1
-        store.update(CHANNELS_TABLE, channel.name, channel_changes)
-    log.info("channel %s: %s %s (%d notification%s, %d ms)%s", channel.name, outcome.verdict,
-             outcome.status or "-", len(claimed), "" if len(claimed) == 1 else "s", elapsed,
-             f": {outcome.error[:200]}" if outcome.error else "")
-    return channel.evolve(next_send_at=channel_changes["nextSendAt"],
-                          enabled=channel.enabled and outcome.verdict != "gone")
+        for sent in results:
+            outcome = sent.outcome
+            for row in sent.batch:
+                created = parse_rfc3339(row.get("retriedAt") or row.get("$createdAt") or format_ms(sent.finished))
+                changes = delivery.next_state(outcome, row["attempts"] - int(row.get("attemptsBase") or 0), created,
+                                              sent.finished, ctx.policy)
+                changes["attempts"] = row["attempts"]
+                changes = {k: format_ms(v) if isinstance(v, datetime) else v for k, v in changes.items()}
+                if row is not sent.batch[0] and outcome.verdict == "ok":
+                    changes["coalescedInto"] = sent.batch[0]["$id"]
+                store.update(NOTIFICATIONS_TABLE, row["$id"], changes)
+                store.update(ATTEMPTS_TABLE, f"{row['$id']}.{row['attempts']}", {
+                    "finishedAt": format_ms(sent.finished), "httpStatus": outcome.status, "outcome": outcome.verdict,
+                    "error": (outcome.error or None) and outcome.error[:1000], "durationMs": sent.elapsed_ms})
+                state = changes["status"]
+                summary["sent" if state == delivery.SENT else "dead" if state == delivery.DEAD else "retrying"] += 1
+            if len(sent.batch) > 1 and outcome.verdict == "ok":
+                summary["coalesced"] += len(sent.batch) - 1
+            changes_for_channel["nextSendAt"] = format_ms(budget.next_send_at(channel.type, sent.finished, sent.answer,
+                                                                              outcome.retry_after))
+            if outcome.verdict == "ok":
+                changes_for_channel["lastSuccessAt"] = format_ms(sent.finished)
+            else:
+                changes_for_channel.update(lastErrorAt=format_ms(sent.finished), lastError=outcome.error[:1000])
+            if outcome.verdict == "gone":
+                changes_for_channel.update(enabled=False,
+                                           disabledReason=f"disabled after 410 Gone at {format_ms(sent.finished)}")
+            log.info("channel %s: %s %s (%d notification%s, %d ms)%s", channel.name, outcome.verdict,
+                     outcome.status or "-", len(sent.batch), "" if len(sent.batch) == 1 else "s", sent.elapsed_ms,
+                     f": {outcome.error[:200]}" if outcome.error else "")
+        store.update(CHANNELS_TABLE, channel.name, changes_for_channel)
 
 
 def _send_topic(ctx: Context, channel: Channel, event: Event, notification_id: str) -> delivery.Outcome:

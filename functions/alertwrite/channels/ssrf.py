@@ -10,6 +10,7 @@ self-hosted chat servers and for the tests' loopback fakes.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -66,6 +67,13 @@ def resolve(url: str, allow_private: bool) -> tuple[str, str, str]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), host, str(port)
 
 
+@functools.lru_cache(maxsize=1)
+def _tls():
+    # Building an SSL context loads the CA store (~10-20 ms): once per process, not per send.
+    import httpx
+    return httpx.create_ssl_context()
+
+
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool) -> Answer:
     import httpx  # here, not at import: intake imports this package and never sends
 
@@ -74,7 +82,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_p
     send_headers = {"Host": host if default_port else f"{host}:{port}", "Content-Type": "application/json",
                     "User-Agent": "Alertwrite", **headers}
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()) as client:
             response = client.post(pinned, content=body, headers=send_headers,
                                    extensions={"sni_hostname": host})
             text = response.text[:4096]

@@ -33,6 +33,7 @@ class Worker:
         self._stop = threading.Event()
         self._slots = threading.Semaphore(parallel)
         self._waiting = False
+        self._missed = False
         self._thread = threading.Thread(target=self._loop, name="alertwrite-dispatcher", daemon=True)
 
     def start(self) -> "Worker":
@@ -56,15 +57,24 @@ class Worker:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            if self._slots.acquire(blocking=False):
-                threading.Thread(target=self._run, daemon=True).start()
+            # Every run busy: wait for one to end. Wakes meanwhile fold into the run started
+            # then, which sees everything committed before it.
+            while not self._slots.acquire(timeout=0.5):
+                if self._stop.is_set():
+                    return
+            threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
         from ..errors import StoreUnavailable
         from .dispatch import run_due
 
         try:
-            run_due(None, self.schema, self.settings, env=self.env)
+            summary = run_due(None, self.schema, self.settings, env=self.env)
+            if summary.get("busy"):
+                # another run holds those channels and is about to finish: look again soon,
+                # not at the next poll
+                self._stop.wait(0.02)
+                self.wake()
             if self._waiting:
                 self._waiting = False
                 log.warning("dispatcher: the store is back")
