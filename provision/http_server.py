@@ -41,6 +41,17 @@ def escape_log(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def log_sink(say: Callable[[str], None]) -> Callable[[str, str], None]:
+    """Where a function's context.log/error lines go in serve, however it was triggered
+    (request, cron, row event): each line escaped, a traceback's lines indented under it."""
+    def sink(kind: str, line: str) -> None:
+        if kind == "error":
+            say("  error: " + "\n    | ".join(escape_log(part) for part in line.split("\n")))
+        else:
+            say("  " + escape_log(line))
+    return sink
+
+
 def redact_url(target: str) -> str:
     """The request target with the values of secret-looking query parameters replaced."""
     path, sep, query = target.partition("?")

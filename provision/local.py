@@ -26,7 +26,7 @@ from alertwrite.schema import Schema
 
 from .bundle import build_bundle
 from .connection import Connection
-from .http_server import App, HttpRequest, HttpServer, Reply, escape_log, json_reply, parse_host, static_file
+from .http_server import App, HttpRequest, HttpServer, Reply, json_reply, log_sink, parse_host, static_file
 from .project import Project
 from .runtime import Request, Result, execution_headers, invoke, load_entrypoint
 
@@ -231,11 +231,7 @@ class LocalServer:
         return reply
 
     def sink(self, kind: str, line: str) -> None:
-        if kind == "error":
-            # A traceback keeps its lines, each indented under the error so none reads as ours.
-            self.say("  error: " + "\n    | ".join(escape_log(part) for part in line.split("\n")))
-        else:
-            self.say("  " + escape_log(line))
+        log_sink(self.say)(kind, line)
 
 
 def start_workers(count: int, run_worker: Callable[[], None]) -> list[int]:

@@ -128,7 +128,7 @@ def storm_report(f: dict) -> str:
 def report(f: dict) -> str:
     d = f["details"]
     lines = [f"Machine: {f['machine']}{' (quick run)' if f['quick'] else ''}", "",
-             "Appwrite calls per delivery (messages sent in brackets)", "",
+             "Appwrite calls per delivery (notifications recorded in brackets; a fresh project's first delivery also seeds the declared channels)", "",
              "| alerts | first | re-delivery, no change | half resolved |", "|---:|---:|---:|---:|"]
     for n in (1, 10, 100, 1000):
         cells = [next(r for r in d["calls"] if r["alerts"] == n and r["case"] == c) for c in
