@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-import yaml
-
 from alertwrite.schema import Schema
 
 from .bundle import build_bundle
@@ -87,20 +85,6 @@ class Backend:
             raise StartupError(f"--db {path}: tables missing: {', '.join(missing)}")
 
 
-def function_events(project: Project) -> dict[str, tuple[str, ...]]:
-    """The `events:` each function subscribes to, from schemas/functions.yaml."""
-    path = project.schema_dir / "functions.yaml"
-    if not path.exists():
-        return {}
-    doc = yaml.safe_load(path.read_text("utf-8")) or {}
-    out = {}
-    for fid, spec in (doc.get("functions") or {}).items():
-        events = (spec or {}).get("events") or []
-        if isinstance(events, list):
-            out[fid] = tuple(str(e) for e in events)
-    return out
-
-
 class Functions:
     """The bundle's functions, built and imported once, executed several at a time."""
 
@@ -111,7 +95,7 @@ class Functions:
         self.backend = backend
         self.schema = schema
         self.specs = {fn.id: fn for fn in schema.functions}
-        self.events = function_events(project)
+        self.events = {fn.id: fn.events for fn in schema.functions}
         self.build_dir = build_dir or Path(tempfile.mkdtemp(prefix="alertwrite-bundles-"))
         os.environ.update(backend.environment())
         os.environ["ALERTWRITE_WEBHOOK_TOKENS"] = ",".join(tokens)
