@@ -107,3 +107,4 @@ def main(ctx: click.Context, endpoint, project, key, root):
 
 
 from . import commands, deploy_commands, schema_commands  # noqa: E402,F401  (register the commands)
+from . import stats_commands  # noqa: E402,F401  (alertwrite stats)
