@@ -121,3 +121,55 @@ def shipped_exprs() -> tuple[list[str], list[str]]:
     dash = json.loads((MONITORING / "grafana-dashboard.json").read_text())
     dash_exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     return rule_exprs, dash_exprs
+
+
+def test_gauges_are_read_from_the_tables(tmp_path, schema):
+    from alertwrite.settings import Settings
+    from alertwrite.stores import open_rows
+
+    settings = Settings(tokens=(), backend="sqlite", sqlite_path=str(tmp_path / "m.db"))
+    t = "2026-11-01T00:00:00.000+00:00"
+
+    def alert(fp, status, severity, **extra):
+        return {"$id": fp, "fingerprint": fp, "status": status, "severity": severity, "startsAt": t,
+                "occurrences": 1, **extra}
+    with open_rows(settings, schema) as rows:
+        rows.create("alerts", [alert("a", "firing", "critical"), alert("b", "firing", "Critical",
+                                                                       acknowledgedAt=t, acknowledgedBy="al"),
+                               alert("c", "firing", "page-now"), alert("d", "resolved", "warning"),
+                               alert("e", "resolved", ""), alert("f", "resolved", "sev1")])
+        if "silencedUntil" in {c.key for c in schema.table("alerts").columns}:
+            rows.create("alerts", [alert("g", "firing", "info", silencedUntil="2999-01-01T00:00:00.000+00:00")])
+        fams = families(metrics.render(rows, schema)[0])
+    got = {(s.labels["state"], s.labels["severity"]): s.value for s in fams["alertwrite_alerts"].samples if s.value}
+    expected = {("firing", "critical"): 1, ("acknowledged", "critical"): 1, ("firing", "other"): 1,
+                ("resolved", "warning"): 1, ("resolved", "none"): 1, ("resolved", "other"): 1}
+    if "silencedUntil" in {c.key for c in schema.table("alerts").columns}:
+        expected[("silenced", "info")] = 1
+    assert got == expected
+    for name in ("alertwrite_notifications_pending", "alertwrite_notifications_dead",
+                 "alertwrite_escalation_lateness_seconds", "alertwrite_heartbeat_last_seen_timestamp_seconds"):
+        assert name in fams
+    no_fingerprints = [s for f in fams.values() for s in f.samples if set(s.labels.values()) & set("abcdefg")]
+    assert no_fingerprints == []
+
+
+def test_rules_and_dashboard_use_only_exposed_metrics(tmp_path, schema):
+    from alertwrite.settings import Settings
+    from alertwrite.stores import open_rows
+
+    with open_rows(Settings(tokens=(), backend="sqlite", sqlite_path=str(tmp_path / "d.db")), schema) as rows:
+        names = exposed_names(families(metrics.render(rows, schema)[0]))
+    rule_exprs, dash_exprs = shipped_exprs()
+    assert len(dash_exprs) >= 12 and len(rule_exprs) == 9
+    for expr in rule_exprs + dash_exprs:
+        assert used_metrics([expr]), expr
+        assert used_metrics([expr]) <= names, (expr, used_metrics([expr]) - names)
+    required = {"alertwrite_alerts", "alertwrite_deliveries_total", "alertwrite_delivery_duration_seconds_bucket",
+                "alertwrite_notifications_total", "alertwrite_notification_latency_seconds_bucket",
+                "alertwrite_notifications_pending", "alertwrite_notifications_dead",
+                "alertwrite_escalation_lateness_seconds", "alertwrite_heartbeat_last_seen_timestamp_seconds",
+                "alertwrite_build_info"}
+    assert required <= names
+    dash = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
