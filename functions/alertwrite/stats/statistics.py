@@ -44,8 +44,10 @@ class StatsInputError(ValueError):
     """Bad window, dimension or option: the caller answers 400 / a usage error."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Episode:
+    """One firing episode. tta, ttr and resolved are worked out once, at construction: a report
+    over 100,000 episodes reads each of them several times."""
     fingerprint: str
     started: datetime
     status: str = "firing"  # firing | resolved | superseded
@@ -59,29 +61,21 @@ class Episode:
     first_ack_at: datetime | None = None
     acked_by: str = ""
     silenced_seconds: float = 0.0
+    resolved: bool = field(init=False)
+    closed_by_timeout: bool = field(init=False)
+    tta: float | None = field(init=False)  # first ack - start
+    ttr: float | None = field(init=False)  # resolve - start, None for janitor and superseded closes
+    # Set by compute() for its options, once per episode rather than once per figure.
+    page: bool = field(init=False, default=False)
+    never_acked: bool = field(init=False, default=False)
 
-    @property
-    def resolved(self) -> bool:
-        return self.resolved_at is not None and self.status != "firing"
-
-    @property
-    def closed_by_timeout(self) -> bool:
-        return self.resolved_by in (JANITOR, SUPERSEDED) or self.status == SUPERSEDED
-
-    @property
-    def tta(self) -> float | None:
-        if self.first_ack_at is None:
-            return None
-        return max((self.first_ack_at - self.started).total_seconds(), 0.0)
-
-    @property
-    def ttr(self) -> float | None:
-        if not self.resolved or self.closed_by_timeout:
-            return None
-        return max((self.resolved_at - self.started).total_seconds(), 0.0)
-
-    def acked_before_resolve(self) -> bool:
-        return self.first_ack_at is not None and (self.resolved_at is None or self.first_ack_at <= self.resolved_at)
+    def __post_init__(self):
+        self.resolved = self.resolved_at is not None and self.status != "firing"
+        self.closed_by_timeout = self.resolved_by in (JANITOR, SUPERSEDED) or self.status == SUPERSEDED
+        self.tta = None if self.first_ack_at is None else \
+            max((self.first_ack_at - self.started).total_seconds(), 0.0)
+        self.ttr = None if not self.resolved or self.closed_by_timeout else \
+            max((self.resolved_at - self.started).total_seconds(), 0.0)
 
 
 @dataclass(frozen=True)
@@ -196,12 +190,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def is_page(ep: Episode, options: Options) -> bool:
-    return "*" in options.page_severities or ep.severity.lower() in options.page_severities
-
-
-def never_acked_page(ep: Episode, options: Options) -> bool:
-    return is_page(ep, options) and ep.resolved and ep.first_ack_at is None and ep.silenced_seconds <= 0
+def mark(episodes: Sequence[Episode], options: Options) -> None:
+    pages = {s.lower() for s in options.page_severities}
+    every = "*" in pages
+    for ep in episodes:
+        ep.page = every or ep.severity.lower() in pages
+        ep.never_acked = ep.page and ep.resolved and ep.first_ack_at is None and ep.silenced_seconds <= 0
 
 
 def figures(episodes: Sequence[Episode], options: Options) -> dict:
@@ -215,8 +209,8 @@ def figures(episodes: Sequence[Episode], options: Options) -> dict:
         "acked": len(ttas),
         "janitorResolved": sum(1 for e in episodes if e.resolved and e.resolved_by == JANITOR),
         "superseded": sum(1 for e in episodes if e.status == SUPERSEDED or e.resolved_by == SUPERSEDED),
-        "pages": sum(1 for e in episodes if is_page(e, options)),
-        "neverAckedPages": sum(1 for e in episodes if never_acked_page(e, options)),
+        "pages": sum(1 for e in episodes if e.page),
+        "neverAckedPages": sum(1 for e in episodes if e.never_acked),
         "silencedSeconds": round(sum(e.silenced_seconds for e in episodes), 3),
         "mtta": summary(ttas),
         "mttr": summary(ttrs),
@@ -231,7 +225,10 @@ def compute(episodes: Iterable[Episode], window: Window, options: Options = Opti
         raise StatsInputError("--top must be at least 1")
     if options.flap_refires < 1 or options.flap_window <= timedelta(0):
         raise StatsInputError("flapping needs at least 1 re-fire within a positive window")
-    inside = sorted((e for e in episodes if e.started in window), key=lambda e: (e.started, e.fingerprint))
+    # Stable on the store's order (by start already), so ties keep one order on every backend.
+    inside = sorted((e for e in episodes if window.since <= e.started < window.until), key=_start)
+    mark(inside, options)
+    by_series = list(_series_of(inside).values())
     report = {
         "window": window.to_dict(),
         "definitions": {"pageSeverities": list(options.page_severities),
@@ -240,12 +237,16 @@ def compute(episodes: Iterable[Episode], window: Window, options: Options = Opti
         "overall": figures(inside, options),
         "by": options.by,
         "groups": groups(inside, options) if options.by else [],
-        "noisy": noisy(inside, options.top),
-        "flapping": flapping(inside, options.flap_refires, options.flap_window)[:options.top],
-        "neverAcked": never_acked(inside, options)[:options.top],
+        "noisy": noisy(by_series, options.top),
+        "flapping": flapping(by_series, options.flap_refires, options.flap_window)[:options.top],
+        "neverAcked": never_acked(by_series)[:options.top],
         "series": series(inside, window, options),
     }
     return report
+
+
+def _start(ep: Episode) -> datetime:
+    return ep.started
 
 
 def groups(episodes: Sequence[Episode], options: Options) -> list[dict]:
@@ -269,10 +270,10 @@ def _describe(eps: Sequence[Episode]) -> dict:
             "instance": last.instance}
 
 
-def noisy(episodes: Sequence[Episode], top: int) -> list[dict]:
+def noisy(by_series: Sequence[Sequence[Episode]], top: int) -> list[dict]:
     """The alert series with the most episodes; ties by alertname, then fingerprint."""
     rows = []
-    for eps in _series_of(episodes).values():
+    for eps in by_series:
         ttrs = [t for t in (e.ttr for e in eps) if t is not None]
         rows.append({**_describe(eps), "episodes": len(eps), "acked": sum(1 for e in eps if e.tta is not None),
                      "mttrMean": _round(mean(ttrs))})
@@ -290,9 +291,9 @@ def max_starts_within(starts: Sequence[datetime], span: timedelta) -> int:
     return best
 
 
-def flapping(episodes: Sequence[Episode], refires: int, span: timedelta) -> list[dict]:
+def flapping(by_series: Sequence[Sequence[Episode]], refires: int, span: timedelta) -> list[dict]:
     rows = []
-    for eps in _series_of(episodes).values():
+    for eps in by_series:
         starts = sorted(e.started for e in eps)
         most = max_starts_within(starts, span)
         if most >= refires + 1:
@@ -302,12 +303,12 @@ def flapping(episodes: Sequence[Episode], refires: int, span: timedelta) -> list
     return rows
 
 
-def never_acked(episodes: Sequence[Episode], options: Options) -> list[dict]:
+def never_acked(by_series: Sequence[Sequence[Episode]]) -> list[dict]:
     rows = []
-    for eps in _series_of(episodes).values():
-        missed = [e for e in eps if never_acked_page(e, options)]
+    for eps in by_series:
+        missed = [e for e in eps if e.never_acked]
         if missed:
-            rows.append({**_describe(eps), "neverAcked": len(missed), "pages": sum(1 for e in eps if is_page(e, options)),
+            rows.append({**_describe(eps), "neverAcked": len(missed), "pages": sum(1 for e in eps if e.page),
                          "last": format_ms(max(e.started for e in missed))})
     rows.sort(key=lambda r: (-r["neverAcked"], r["alertname"], r["fingerprint"]))
     return rows
