@@ -73,7 +73,8 @@ def table(headers: list[str], rows: list[list], empty: str = "  (none)") -> str:
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
 
     def line(values):
-        return "  " + "  ".join(v.ljust(w) if i == 0 or not headers[i] else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+        cells = (v.ljust(w) if i == 0 or not headers[i] else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+        return ("  " + "  ".join(cells)).rstrip()
     return "\n".join([line(headers)] + [line(r) for r in cells])
 
 
