@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 8, tzinfo=timezone.utc)
 
 def alert_row(ep) -> dict:
     return {"$id": ep.fingerprint, "fingerprint": ep.fingerprint, "status": "resolved", "severity": ep.severity,
-            "alertname": ep.alertname, "startsAt": format_ms(ep.started), "occurrences": 1,
+            "alertname": ep.alertname, "instance": ep.instance, "startsAt": format_ms(ep.started), "occurrences": 1,
             "labels": json.dumps(dict(ep.labels)), "receiver": ep.receiver}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
@@ -23,8 +24,10 @@ from .statistics import (DEFAULT_PAGE_SEVERITIES, JANITOR, SUPERSEDED, Episode, 
 ALERTS_PER_CALL = 100  # RowStore's page limit; 100 fingerprints also stay under Appwrite's 4096-char query cap
 
 
-EPISODE_COLUMNS = ("fingerprint", "startsAt", "status", "alertname", "severity", "instance", "receiver",
-                   "resolvedAt", "resolvedBy", "firstAckAt", "ackedBy", "silencedSeconds")
+EPISODE_COLUMNS = ("fingerprint", "startsAt", "status", "resolvedAt", "resolvedBy", "firstAckAt", "silencedSeconds",
+                   "receiver", "alertname", "severity", "instance", "ackedBy")
+# The local store leaves out what the alert row has already (same for every episode of it).
+SQLITE_COLUMNS = EPISODE_COLUMNS[:8]
 
 
 def load_episodes(rows, window: Window) -> list[Episode]:
@@ -45,49 +48,66 @@ def _sqlite_window(conn: sqlite3.Connection, where) -> list[tuple]:
     under 1 s here (tests/bench/stats.py): each page re-plans an OR-ed cursor clause."""
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: a sqlite3.Row or dict per row costs as much again
-    columns = ", ".join(f'"{c}"' for c in EPISODE_COLUMNS)
+    columns = ", ".join(f'"{c}"' for c in SQLITE_COLUMNS)
     sql = f'SELECT {columns} FROM "{EPISODES_TABLE}" WHERE "startsAt" >= ? AND "startsAt" < ? ORDER BY "startsAt"'
     return cursor.execute(sql, [where[0][2], where[1][2]]).fetchall()
 
 
-def load_alerts(rows, fingerprints: list[str]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
+def load_alerts(rows, fingerprints: list[str]) -> dict[str, "AlertFacts"]:
+    out: dict[str, AlertFacts] = {}
     for start in range(0, len(fingerprints), ALERTS_PER_CALL):
         chunk = fingerprints[start:start + ALERTS_PER_CALL]
         for row in rows.find(ALERTS_TABLE, [("fingerprint", "in", chunk)], limit=len(chunk)):
-            row["labels"] = _labels(row.get("labels"))  # once per alert, not once per episode
-            out[row["fingerprint"]] = row
+            out[row["fingerprint"]] = AlertFacts.of(row)
     return out
 
 
-NO_ALERT: dict = {}
+@dataclass(frozen=True)
+class AlertFacts:
+    """What every episode of one alert shares, worked out once per alert, not once per episode."""
+    labels: dict
+    alertname: str = ""
+    severity: str = ""
+    instance: str = ""
+    receiver: str = ""
+    janitor_start: datetime | None = None  # its latest episode's start, if the janitor closed it
+
+    @classmethod
+    def of(cls, row: dict) -> "AlertFacts":
+        labels = _labels(row.get("labels"))
+        janitor = None
+        if row.get("resolvedBy") == JANITOR and row.get("startsAt"):
+            janitor = parse_rfc3339(row["startsAt"]).replace(microsecond=0)
+        return cls(labels, row.get("alertname") or labels.get("alertname", ""),
+                   row.get("severity") or labels.get("severity", ""),
+                   row.get("instance") or labels.get("instance", ""), row.get("receiver") or "", janitor)
 
 
-def to_episode(values: tuple, alert: dict) -> Episode:
-    """`values` in EPISODE_COLUMNS order; `alert` is the fingerprint's alerts row, if any."""
-    (fingerprint, starts_at, status, alertname, severity, instance, receiver, resolved_at, resolved_by,
-     first_ack_at, acked_by, silenced) = values
-    labels = alert.get("labels") or {}
+NO_ALERT = AlertFacts({})
+
+
+def to_episode(values: tuple, alert: AlertFacts) -> Episode:
+    """`values` in EPISODE_COLUMNS order (or its first 8)."""
+    (fingerprint, starts_at, status, resolved_at, resolved_by, first_ack_at, silenced, receiver,
+     *named) = values
+    alertname, severity, instance, acked_by = named or (None, None, None, None)
     started = _time(starts_at)
-    resolved = _time(resolved_at)
+    resolved = _time(resolved_at) if resolved_at else None
     status = status or "firing"
-    return Episode(
-        fingerprint, started, status,
-        alertname=alertname or labels.get("alertname", ""), severity=severity or labels.get("severity", ""),
-        instance=instance or labels.get("instance", ""), receiver=receiver or alert.get("receiver") or "",
-        labels=labels, resolved_at=resolved,
-        resolved_by=resolved_by or _legacy_resolved_by(alert, started, status, resolved),
-        first_ack_at=_time(first_ack_at), acked_by=acked_by or "", silenced_seconds=float(silenced or 0.0))
+    if not resolved_by:
+        resolved_by = _legacy_resolved_by(alert, started, status, resolved)
+    return Episode(fingerprint, started, status, alertname or alert.alertname, severity or alert.severity,
+                   instance or alert.instance, receiver or alert.receiver, alert.labels, resolved, resolved_by,
+                   _time(first_ack_at) if first_ack_at else None, acked_by or "", float(silenced or 0.0))
 
 
-def _legacy_resolved_by(alert: dict, started: datetime, status: str, resolved_at) -> str:
+def _legacy_resolved_by(alert: AlertFacts, started: datetime, status: str, resolved_at) -> str:
     if status == SUPERSEDED:
         return SUPERSEDED
     # Episodes written before the episode kept resolvedBy: the alert row still knows it for its
     # latest episode (same start, to the second, as records.episode_start).
-    if resolved_at and alert.get("resolvedBy") == JANITOR and alert.get("startsAt"):
-        if parse_rfc3339(alert["startsAt"]).replace(microsecond=0) == started.replace(microsecond=0):
-            return JANITOR
+    if resolved_at and alert.janitor_start and alert.janitor_start == started.replace(microsecond=0):
+        return JANITOR
     return ""
 
 
@@ -116,12 +136,11 @@ def stats(rows, now: datetime, since: str | None = None, from_: str | None = Non
     return compute(load_episodes(rows, window), window, options)
 
 
-def _time(value) -> datetime | None:
-    if not value:
-        return None
-    if len(value) == 29 and value.endswith("+00:00"):  # as format_ms writes it: C-speed parse, UTC
+def _time(value: str) -> datetime:
+    try:  # the stores' form, 2026-11-01T00:00:00.000+00:00, parsed at C speed
         return datetime.fromisoformat(value)
-    return parse_rfc3339(value)
+    except ValueError:  # anything else RFC 3339 allows (nanoseconds, Z)
+        return parse_rfc3339(value)
 
 
 def _labels(value) -> dict[str, str]:
