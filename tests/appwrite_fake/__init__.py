@@ -9,6 +9,7 @@ import responses
 from .core import ApiError, Call, FakeCore
 from .functions import Functions
 from .messaging import Messaging
+from .sites import Sites
 from .tablesdb import TablesDB
 
 
@@ -18,6 +19,7 @@ class AppwriteFake(FakeCore):
         self.db = TablesDB(self)
         self.messaging = Messaging(self)
         self.functions = Functions(self)
+        self.sites = Sites(self, self.functions)
 
     # conveniences for assertions
     def rows(self, database: str, table: str) -> dict[str, dict]:
