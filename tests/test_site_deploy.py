@@ -2,6 +2,7 @@
 bundle, deployment upload, activation, and nothing uploaded when nothing changed."""
 import io
 import json
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -103,3 +104,21 @@ def test_vendored_sdk_matches_its_lock():
     assert hashlib.sha256((vendor / "appwrite.iife.js").read_bytes()).hexdigest() == lock["sha256"]
     assert f"'x-sdk-version': '{lock['version']}'" in (vendor / "appwrite.iife.js").read_text()
     assert lock["version"].split(".")[0] in ("24", "25")  # the Web SDK majors for Appwrite 1.9
+
+
+def test_vendored_sdk_is_the_npm_package_build():
+    """CI check: vendor/appwrite.iife.js is byte-equal to dist/iife/sdk.js of the locked npm version."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm not installed")
+    check = subprocess.run([str(ROOT / SITE_DIR / "vendor" / "update.sh"), "--check"], capture_output=True, text=True,
+                           timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_page_code_stays_within_150_kb_gzipped():
+    """The budget of the issue: everything the Site serves, libraries included, gzipped file by file."""
+    import gzip
+    site = ROOT / SITE_DIR
+    served = [p for p in site.rglob("*") if p.is_file() and not p.name.endswith((".sh", ".lock"))]
+    total = sum(len(gzip.compress(p.read_bytes(), 9)) for p in served)
+    assert total <= 150 * 1024, f"{total / 1024:.1f} KB gzipped"
