@@ -48,11 +48,19 @@ export function link(url, label) {
               : h("span", { class: "muted", text: url ? `${label}: ${url}` : "" });
 }
 
+// One formatter for the page: Date#toLocaleString builds a new one per call, which costs
+// more than drawing a 500-alert board.
+const LOCAL = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+export function localTime(date) {
+  return LOCAL.format(date);
+}
+
 export function time(iso) {
   if (!iso) return h("span", { class: "muted", text: "–" });
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return h("span", { text: iso });
-  return h("time", { datetime: d.toISOString(), title: d.toLocaleString(), text: ago(d) });
+  return h("time", { datetime: d.toISOString(), title: LOCAL.format(d), text: ago(d) });
 }
 
 export function ago(date, now = Date.now()) {
