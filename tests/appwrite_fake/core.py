@@ -63,6 +63,7 @@ class Request:
     params: dict
     body: dict
     files: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
 
 
 class FakeCore:
@@ -220,8 +221,13 @@ class FakeCore:
                 else:
                     body[name] = part.get_payload(decode=True).decode()
         elif raw:
-            body = json.loads(raw)
-        return Request(method, path, params, body, files)
+            try:
+                body = json.loads(raw)
+            except ValueError:  # a truncated body is an empty one (capture invalid-json-body)
+                body = {}
+            if not isinstance(body, dict):
+                body = {}
+        return Request(method, path, params, body, files, {k.lower(): v for k, v in request.headers.items()})
 
 
 def queries_param(req: Request) -> list[dict]:
