@@ -6,7 +6,7 @@ import { badge, clear, h, time } from "./dom.js";
 const STATES = ["firing", "acknowledged", "silenced", "resolved"];
 const SEVERITY_ORDER = ["critical", "error", "warning", "info"];
 const RESOLVED_WINDOW_MS = 24 * 3600 * 1000;
-const PAGE = 500;
+const PAGE = 100;  // alert-api's most per page
 const MAX_ACTIVE = 5000;
 const FILTERS = ["state", "severity", "label", "tenant", "q", "group"];
 
@@ -72,28 +72,25 @@ async function fetchAll(ctx, query, max) {
   return alerts;
 }
 
-// `status` is Alertmanager's (firing|resolved); acknowledged and silenced alerts are still firing.
+// alert-api's `status` filter takes the state (firing|acknowledged|silenced|resolved), at most
+// 100 rows a page: the active states are paged in parallel, resolved ones newest first.
 async function fetchAlerts(ctx, filters) {
   const query = { severity: filters.severity, label: filters.label, tenant: filters.tenant, q: filters.q };
-  const wantActive = filters.state !== "resolved";
-  const wantResolved = !filters.state || filters.state === "resolved";
-  const active = wantActive ? await fetchAll(ctx, { ...query, status: "firing" }, MAX_ACTIVE) : [];
+  const active = ["firing", "acknowledged", "silenced"].filter((s) => !filters.state || filters.state === "active" || filters.state === s);
+  const lists = await Promise.all(active.map((status) => fetchAll(ctx, { ...query, status }, MAX_ACTIVE)));
   let resolved = [];
   let partial = false;
-  if (wantResolved) {
+  if (!filters.state || filters.state === "resolved") {
     try {
       const since = new Date(Date.now() - RESOLVED_WINDOW_MS).toISOString();
       resolved = (await fetchAll(ctx, { ...query, status: "resolved", sort: "-resolvedAt" }, 200))
-        .filter((a) => !a.resolvedAt || a.resolvedAt >= since);
+        .filter((a) => !a.resolvedAt || new Date(a.resolvedAt).toISOString() >= since);
     } catch (error) {
       if (error.status === 401) throw error;
       partial = true;
     }
   }
-  let alerts = [...active, ...resolved];
-  if (filters.state === "active") alerts = alerts.filter((a) => a.state !== "resolved");
-  else if (filters.state) alerts = alerts.filter((a) => a.state === filters.state);
-  return { alerts, partial };
+  return { alerts: [...lists.flat(), ...resolved], partial };
 }
 
 function rank(alert) {
