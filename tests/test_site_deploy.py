@@ -30,7 +30,7 @@ def cli(bare_fake, project, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     env = {"APPWRITE_ENDPOINT": bare_fake.endpoint, "APPWRITE_PROJECT_ID": bare_fake.project,
            "APPWRITE_API_KEY": bare_fake.key, "ALERTWRITE_WEBHOOK_TOKENS": TOKEN,
-           "ALERTWRITE_CONSOLE_ENDPOINT": ""}
+           "ALERTWRITE_API_TOKENS": "ci:admin:api-token-0123456789", "ALERTWRITE_CONSOLE_ENDPOINT": ""}
 
     def run(*args, extra_env=None):
         result = CliRunner().invoke(main, ["--root", str(project.root), *args], env={**env, **(extra_env or {})},
