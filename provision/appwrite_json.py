@@ -45,7 +45,15 @@ def generate(schema: Schema, project_id: str = "your-project-id") -> dict:
         "tablesDB": [{"$id": schema.database_id, "name": schema.database_name, "enabled": True}],
         "tables": tables,
         "topics": [{"$id": t.id, "name": t.name, "subscribe": list(t.subscribe)} for t in schema.topics],
+        "sites": [SITE],
     }
+
+
+# The console (sites/alert-console/), with the settings `alertwrite deploy` gives it
+# (provision/site_deploy.py); keys as the CLI's site config (`path`, `framework`, `buildRuntime`, ...).
+SITE = {"$id": "alert-console", "name": "Alertwrite console", "framework": "other", "buildRuntime": "static-1",
+        "adapter": "static", "installCommand": "", "buildCommand": "", "outputDirectory": "./", "fallbackFile": "",
+        "timeout": 30, "enabled": True, "logging": True, "path": "sites/alert-console"}
 
 
 def render(schema: Schema, project_id: str = "your-project-id") -> str:

@@ -16,6 +16,7 @@ from .deploy import Deployer, DeployError
 from .local import WEBHOOK_FUNCTION
 from .receiver import receiver_block
 from .services import Services
+from .site_deploy import SiteDeployError, deploy_site
 
 
 @main.command()
@@ -36,16 +37,20 @@ def deploy(state: State, yes, timeout, poll, as_json):
         deployer.check_variables()
         for fn in schema.functions:
             results.append(deployer.deploy(fn, root / "build" / "functions"))
-    except DeployError as exc:
+        site_changes, console_url = deploy_site(state.connection(), root, schema.database_id, progress,
+                                                setting("ALERTWRITE_CONSOLE_ENDPOINT", root), timeout, poll)
+    except (DeployError, SiteDeployError) as exc:
         raise Failure(str(exc)) from None
     webhook = next((r for r in results if r.function_id == WEBHOOK_FUNCTION), None)
     url = (webhook.url if webhook and webhook.url else
            "https://<function domain: Console > Functions > alert-processor > Domains>/")
-    changes = [c for r in results for c in r.changes]
+    changes = [c for r in results for c in r.changes] + site_changes
     if as_json:
-        emit({"changes": changes, "functions": {r.function_id: r.url for r in results}}, True, "")
+        emit({"changes": changes, "functions": {r.function_id: r.url for r in results}, "console": console_url}, True, "")
         return
     click.echo("\n".join(changes) if changes else "Functions up to date")
+    if console_url:
+        click.echo(f"\nConsole: {console_url}")
     click.echo(f"\nWebhook URL: {url}\n")
     click.echo("Paste into alertmanager.yml, and write the token from ALERTWRITE_WEBHOOK_TOKENS\n"
                "(.env) into the credentials_file on the Alertmanager host:\n")
