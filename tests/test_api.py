@@ -419,3 +419,32 @@ def test_two_operators_acking_at_once_change_it_once(api):
     trail = api("GET", "/audit", role="viewer", query="limit=100").body["audit"]
     assert len([a for a in trail if a["action"] == "ack"]) == 20  # one audit row per alert, not 40
     assert sum("ACKNOWLEDGED" in t for t in texts(outbox(api))) == 3  # once per (topic, medium): push, SMS, email
+
+
+def test_me_says_who_the_caller_is_and_refuses_the_anonymous(sqlite_api):
+    for role in ("viewer", "responder", "admin"):
+        actor = sqlite_api("GET", "/me", role=role).body["actor"]
+        assert actor["role"] == role and actor["kind"] == "token" and actor["name"]
+    assert sqlite_api("GET", "/me", role=None).status == 401
+
+
+def test_the_scheduler_sweep_picks_up_console_acks_and_unacks_once(api):
+    from alertwrite.operations.manual import sweep_console_acks
+
+    api.seed(delivery(2))
+    settings = _store_settings(api)
+    api("POST", f"/alerts/{fp(1)}/ack", {}, role="responder")  # an API ack is not a console edit
+    with open_rows(settings, api.schema) as rows:
+        rows.update("alerts", fp(0), {"acknowledgedBy": "carol"})  # what the console does
+    with open_rows(settings, api.schema) as rows:
+        assert sweep_console_acks(rows, api.schema, None, utcnow()) == {"consoleAcks": 1, "consoleUnacks": 0}
+    with open_rows(settings, api.schema) as rows:  # the next minute: nothing new
+        assert sweep_console_acks(rows, api.schema, None, utcnow()) == {"consoleAcks": 0, "consoleUnacks": 0}
+    assert api("GET", f"/alerts/{fp(0)}", role="viewer").body["alert"]["state"] == "acknowledged"
+    with open_rows(settings, api.schema) as rows:
+        rows.update("alerts", fp(0), {"acknowledgedBy": None})  # cleared in the console
+    with open_rows(settings, api.schema) as rows:
+        assert sweep_console_acks(rows, api.schema, None, utcnow()) == {"consoleAcks": 0, "consoleUnacks": 1}
+    trail = api("GET", "/audit", role="viewer", query=f"fingerprint={fp(0)}").body["audit"]
+    assert sorted(a["action"] for a in trail) == ["ack", "unack"]
+    assert api("GET", f"/alerts/{fp(1)}", role="viewer").body["alert"]["acknowledgedBy"] == "responder-bot"
