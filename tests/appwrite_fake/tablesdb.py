@@ -77,6 +77,8 @@ class TablesDB:
         r("PUT", "/tablesdb/{db}/tables/{table}/rows", "rows.write")(self.upsert_rows)
         r("GET", "/tablesdb/{db}/tables/{table}/rows/{row}", "rows.read")(self.get_row)
         r("PUT", "/tablesdb/{db}/tables/{table}/rows/{row}", "rows.write")(self.upsert_row)
+        r("PATCH", "/tablesdb/{db}/tables/{table}/rows/{row}", "rows.write")(self.update_row)
+        r("PATCH", "/tablesdb/{db}/tables/{table}/rows", "rows.write")(self.update_rows)
         r("DELETE", "/tablesdb/{db}/tables/{table}/rows/{row}", "rows.write")(self.delete_row)
 
     # -- databases ---------------------------------------------------------------------
@@ -298,6 +300,7 @@ class TablesDB:
         record = self._table(db, table)
         rows = list(self.rows[(db, table)].values())
         limit, offset, cursor, select = 25, 0, None, None  # APP_LIMIT_LIST_DEFAULT
+        orders: list[tuple[str, bool]] = []
         known = {c["key"] for c in record["columns"]} | set(SYSTEM_FIELDS)
         for query in queries_param(req):
             method, attr, values = query.get("method"), query.get("attribute"), query.get("values") or []
@@ -312,7 +315,7 @@ class TablesDB:
             elif method == "select":
                 select = values
             elif method in ("orderAsc", "orderDesc"):
-                rows.sort(key=lambda r: (r.get(attr) is None, r.get(attr)), reverse=method == "orderDesc")
+                orders.append((attr, method == "orderDesc"))
             else:
                 if attr not in known:
                     raise ApiError(400, "general_query_invalid", f"Invalid query: Attribute not found in schema: {attr}")
@@ -321,15 +324,21 @@ class TablesDB:
                 if len(values) > MAX_VALUES:
                     raise ApiError(400, "general_query_invalid", f"Invalid query: Query on attribute has greater than {MAX_VALUES} values: {attr}")
                 rows = [r for r in rows if _matches(method, r.get(attr), values)]
+        # The first order query is the primary key: sort by the last one first (stable sorts).
+        # NULL sorts first ascending, as in MariaDB.
+        for attr, descending in reversed(orders):
+            rows.sort(key=lambda r: (r.get(attr) is not None, r.get(attr) if r.get(attr) is not None else 0),
+                      reverse=descending)
         if cursor is not None:
             ids = [r["$id"] for r in rows]
             if cursor not in self.rows[(db, table)]:
                 raise ApiError(400, "general_cursor_not_found", "Cursor not found")
             rows = rows[ids.index(cursor) + 1:] if cursor in ids else []
+        matched = len(rows)  # `total` counts every match, not the page (captures many-list-total)
         rows = rows[offset:offset + limit]
         if select:
             rows = [{k: v for k, v in r.items() if k in select or k in SYSTEM_FIELDS} for r in rows]
-        total = 0 if req.params.get("total") == "false" else min(len(rows), 5000)
+        total = 0 if req.params.get("total") == "false" else min(matched, 5000)
         return 200, {"total": total, "rows": rows}
 
     def get_row(self, req: Request, db: str, table: str, row: str):
@@ -371,6 +380,37 @@ class TablesDB:
         if "permissions" in req.body:
             data["$permissions"] = req.body["permissions"] or []
         return 201, self._write(db, table, row, data)  # 201 even when updating (Upsert.php)
+
+    def update_row(self, req: Request, db: str, table: str, row: str):
+        """PATCH is partial; {} is row_missing_payload (captures row-update-partial, row-update-empty-data)."""
+        self._table(db, table)
+        existing = self.rows[(db, table)].get(row)
+        if existing is None:
+            raise ApiError(404, "row_not_found", f"Row with the requested ID '{row}' could not be found.")
+        data = dict(req.body.get("data") or {})
+        if not data and "permissions" not in req.body:
+            raise ApiError(400, "row_missing_payload", "The row data and permissions are missing. You must "
+                           "provide either row data or permissions to be updated.")
+        merged = {k: v for k, v in existing.items() if not k.startswith("$")}
+        merged.update({k: v for k, v in data.items() if not k.startswith("$")})
+        if "permissions" in req.body:
+            merged["$permissions"] = req.body["permissions"] or []
+        return 200, self._write(db, table, row, merged)
+
+    def update_rows(self, req: Request, db: str, table: str):
+        """PATCH rows {data, queries}: 200 with the updated rows (captures bulk-update-query)."""
+        self._table(db, table)
+        queries = list(req.body.get("queries") or [])
+        if not any('"limit"' in q for q in queries):
+            queries.append('{"method":"limit","values":[1000000]}')  # bulk update has no page size
+        listing = Request("GET", req.path, {f"queries[{i}]": q for i, q in enumerate(queries)}, {})
+        _, found = self.list_rows(listing, db, table)
+        data = {k: v for k, v in (req.body.get("data") or {}).items() if not k.startswith("$")}
+        for r in found["rows"]:  # validate all first: the adapter runs the batch in one transaction
+            self._write(db, table, r["$id"], {**{k: v for k, v in r.items() if not k.startswith("$")}, **data}, dry=True)
+        updated = [self._write(db, table, r["$id"], {**{k: v for k, v in r.items() if not k.startswith("$")}, **data})
+                   for r in found["rows"]]
+        return 200, {"total": len(updated), "rows": updated}
 
     def delete_row(self, req: Request, db: str, table: str, row: str):
         self.get_row(req, db, table, row)
@@ -494,6 +534,15 @@ def _matches(method: str, actual, values: list) -> bool:
         return actual is not None
     if actual is None:
         return False
+    if method == "contains":
+        if isinstance(actual, list):
+            return any(v in actual for v in values)
+        # On a string column: SQL LIKE %v% under a _ci collation (utopia-php/database MariaDB).
+        return any(str(v).lower() in str(actual).lower() for v in values)
+    if method == "startsWith":
+        return str(actual).startswith(str(values[0]))
+    if method == "between":
+        return values[0] <= actual <= values[1]
     target = values[0]
     return {"lessThan": actual < target, "lessThanEqual": actual <= target,
             "greaterThan": actual > target, "greaterThanEqual": actual >= target}.get(method, False)
