@@ -263,12 +263,12 @@ def test_calls_per_delivery_do_not_grow_with_alerts(processor, appwrite_env):
     first = len(fake.calls)
     assert result["messages"]["sent"] == 3
     assert first <= 8 + 3, fake.calls  # the target
-    assert first == 6  # what the README states: 1 read, 3 messages, 2 bulk upserts
+    assert first == 7  # what the README states: 2 reads (alerts, active silences), 3 messages, 2 bulk upserts
     fake.reset_calls()
     result = deliver(processor, synthetic(100)).json()
     assert result["messages"] == {} and len(fake.calls) == 2  # 1 read, 1 upsert of lastSeenAt
     fake.reset_calls()
     deliver(processor, synthetic(1000, prefix="b"))
-    assert len(fake.calls) == 28  # target <= 40; README states 28
+    assert len(fake.calls) == 29  # target <= 40; README states 29
     reads = [c for c in fake.calls if c.method == "GET"]
-    assert len(reads) == 5  # ~200 fingerprints per equal query under the 4096-char cap
+    assert len(reads) == 6  # ~200 fingerprints per equal query under the 4096-char cap

@@ -50,6 +50,7 @@ def world(tmp_path, project, monkeypatch):
     (root / "schemas" / "escalation.yaml").write_text(yaml.safe_dump(doc))
     monkeypatch.setenv("ALERTWRITE_WEBHOOK_TOKENS", "t" * 32)
     monkeypatch.delenv("ALERTWRITE_SCHEDULER_AT", raising=False)
+    sqlite3.connect(tmp_path / "tt.db").close()  # `run` wants an existing store
     return World(root, tmp_path / "tt.db")
 
 

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .lifecycle import reconcile
+from .operations.silences import mute
+from .operations.silences import stamp as stamp_silenced
 from .notify import OutboundMessage, compose
 from .schema import Schema
 from .stores import AlertStore, Messenger
+from .stores.rows import rows_view
 from .webhook import Delivery
 
 
@@ -47,10 +50,15 @@ def process(delivery: Delivery, store: AlertStore, messenger: Messenger, schema:
     stored = store.fetch_alerts([a.fingerprint for a in delivery.alerts])
     plan = reconcile(delivery, stored, now)
     summary.transitions = plan.counts
-    for message in compose(plan.transitions, schema.rules, delivery):
+    rows = rows_view(store)
+    transitions, muted = mute(rows, plan.transitions, now) if rows else (plan.transitions, {})
+    for message in compose(transitions, schema.rules, delivery):
         outcome = messenger.send(message)
         summary.messages[outcome] = summary.messages.get(outcome, 0) + 1
         if outcome == "sent":
             summary.sent.append(message)
     summary.stored = store.save(plan.episodes, plan.alerts)
+    if muted:
+        stamp_silenced(rows, muted)
+        summary.transitions["silenced"] = len(muted)
     return summary

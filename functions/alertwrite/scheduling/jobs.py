@@ -1,14 +1,15 @@
 """The scheduler's jobs, in the order they run (contracts §3): one line each.
 
 Each job is `job(rows, schema, settings, now) -> dict` and idempotent under overlapping runs.
-Other capabilities add theirs here: operations.silences.expire_due (api, before escalation so
-an expired silence restarts escalation in the same run), channels.dispatch.run_due (channels).
+Silences expire before escalation, so an expired silence restarts escalation in the same run.
+channels.dispatch.run_due (channels) adds its line when it lands.
 """
 from __future__ import annotations
 
 import os
 from datetime import timedelta
 
+from ..operations.silences import expire_due
 from ..janitor import DEFAULT_STALE_AFTER_MINUTES, sweep
 from . import escalation_job, heartbeats, retention
 from .notify import legacy_backend
@@ -28,6 +29,7 @@ def janitor(rows, schema, settings, now) -> dict:
 
 
 JOBS = [
+    ("silences", expire_due),
     ("heartbeats", heartbeats.run),
     ("escalation", escalation_job.run),
     ("janitor", janitor),
