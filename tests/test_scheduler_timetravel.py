@@ -169,3 +169,44 @@ def test_at_is_refused_on_appwrite(world):
     result = CliRunner().invoke(main, ["--root", str(world.root), "run", "alert-scheduler", "--backend", "appwrite",
                                        "--at", "2026-12-01T10:00:00Z"])
     assert result.exit_code == 2 and "local SQLite store only" in result.output
+
+
+def cli(world, *args):
+    return CliRunner().invoke(main, ["--root", str(world.root), *args, "--db", str(world.db)])
+
+
+def test_oncall_commands_show_now_override_ical_check(world):
+    now = cli(world, "oncall", "now", "primary", "--at", "2026-12-01T10:00:00Z", "--json")
+    assert now.exit_code == 0, now.output
+    assert json.loads(now.stdout)["schedules"][0]["now"] == ["cy"]
+    added = cli(world, "oncall", "override", "primary", "--user", "dora", "--from", "2026-12-20T09:00",
+                "--until", "2026-12-21T09:00")
+    assert added.exit_code == 0, added.output
+    shown = json.loads(cli(world, "oncall", "show", "primary", "--days", "30", "--json",
+                           "--at", "2026-12-15T00:00:00Z").stdout)
+    dora = [s for s in shown["shifts"] if s["user"] == "dora"]
+    assert dora == [{"user": "dora", "start": "2026-12-20T08:00:00Z", "end": "2026-12-21T08:00:00Z", "source": "override"}]
+    import icalendar
+    ics = cli(world, "oncall", "ical", "primary")
+    assert any("dora" in str(e.get("SUMMARY")) for e in icalendar.Calendar.from_ical(ics.stdout).walk("VEVENT"))
+    check = cli(world, "oncall", "check", "--json")
+    problems = json.loads(check.stdout)["problems"]
+    assert check.exit_code == 1 and any(p["kind"] == "gap" and p["schedule"] == "empty" for p in problems)
+    bad = cli(world, "oncall", "override", "primary", "--user", "x", "--from", "2026-12-21", "--until", "2026-12-20")
+    assert bad.exit_code == 2 and "after" in bad.output
+    beats = cli(world, "heartbeats", "--json")
+    assert json.loads(beats.stdout)["heartbeats"][0]["state"] == "waiting"
+
+
+def test_a_runtime_policy_edit_changes_new_pages_only(world, tmp_path):
+    world.fire()
+    world.tick(0)
+    spec = tmp_path / "p.yaml"
+    spec.write_text(yaml.safe_dump({"match": {"severity": "critical"}, "steps": [
+        {"notify": ["topic:critical-alerts"], "media": ["email"]}]}))
+    assert cli(world, "oncall", "set-policy", "pages", "--file", str(spec)).exit_code == 0
+    world.tick(5)
+    assert world.pages() == [("user:cy", "push"), ("user:lead", "sms")]  # the page in flight kept its copy
+    world.fire(fp="00000000000000a2")
+    world.tick(6)
+    assert world.pages()[-1] == ("topic:critical-alerts", "email")
