@@ -68,3 +68,27 @@ def test_calls_per_run_are_constant_in_the_number_of_due_alerts(fake, schema):
 
 
 EXPECTED = [18, 13, 15]
+
+
+def test_oncall_routes_answer_from_the_one_resolver(fake, schema):
+    import sys
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from api_support import API_TOKENS, Api
+
+    api = Api(schema, {"APPWRITE_FUNCTION_API_ENDPOINT": fake.endpoint, "APPWRITE_FUNCTION_PROJECT_ID": fake.project,
+                       "ALERTWRITE_API_TOKENS": API_TOKENS}, key=fake.key)
+    rows = AppwriteRows(make_client(fake.endpoint, fake.project, fake.key, 5), schema)
+    service.put_schedule(rows, "primary", {"timezone": "America/New_York", "layers": [
+        {"users": ["ann", "bob"], "rotation_start": "2026-11-02", "handoff": "09:00", "turn": "1w"}]})
+    now = api("GET", "/oncall", query="schedule=primary&at=2026-12-01T15:00:00Z", role="viewer")
+    assert now.status == 200, now.body
+    answer = now.body["schedules"][0]
+    assert answer["now"] == ["ann"] and answer["next"][1] == {"user": "bob", "start": "2026-12-07T14:00:00Z",
+                                                             "end": "2026-12-14T14:00:00Z"}
+    made = api("POST", "/schedules/primary/overrides", {"user": "cy", "start": "2026-12-08T00:00:00Z",
+                                                        "end": "2026-12-09T00:00:00Z"}, role="responder")
+    assert made.status == 201, made.body
+    again = api("GET", "/oncall", query="schedule=primary&at=2026-12-08T12:00:00Z", role="viewer")
+    assert again.body["schedules"][0]["now"] == ["cy"]
+    assert api("POST", "/schedules/primary/overrides", {"user": "cy"}, role="viewer").status == 403
+    assert api("GET", "/oncall", query="schedule=nope", role="viewer").status == 404
