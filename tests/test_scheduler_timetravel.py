@@ -210,3 +210,36 @@ def test_a_runtime_policy_edit_changes_new_pages_only(world, tmp_path):
     world.fire(fp="00000000000000a2")
     world.tick(6)
     assert world.pages()[-1] == ("topic:critical-alerts", "email")
+
+
+def _policy(world, tmp_path, spec):
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump({"match": {"severity": "critical"}, **spec}))
+    assert cli(world, "oncall", "set-policy", "pages", "--file", str(path)).exit_code == 0
+
+
+def test_empty_slot_wait_holds_until_someone_is_on_call_and_fallback_pages_the_target(world, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALERTWRITE_STALE_AFTER_MINUTES", "0")  # Alertmanager would re-send it; no janitor here
+    # `empty` has x on call only 00:00-00:01 UTC each day.
+    _policy(world, tmp_path, {"steps": [
+        {"notify": ["oncall:empty"], "media": ["sms"], "on_empty": "wait"},
+        {"after": "5m", "notify": ["oncall:empty"], "media": ["email"], "on_empty": "fallback:user:lead"}]})
+    world.fire()
+    world.tick(0)
+    world.tick(1)
+    assert world.pages() == []
+    assert sum("holding until someone is on call" in d for d in world.timeline()) == 1
+    world.tick(14 * 60)  # 00:00 UTC the next day: x comes on
+    assert world.pages() == [("user:x", "sms")]
+    world.tick(14 * 60 + 5)
+    assert world.pages()[-1] == ("user:lead", "email")
+    assert any("fallback to user:lead" in d for d in world.timeline())
+
+
+def test_repeat_runs_the_steps_n_more_times(world, tmp_path):
+    _policy(world, tmp_path, {"repeat": 2, "repeat_after": "10m", "steps": [{"notify": ["user:lead"], "media": ["sms"]}]})
+    world.fire()
+    for minute in (0, 5, 10, 15, 20, 30, 40):
+        world.tick(minute)
+    assert world.pages() == [("user:lead", "sms")] * 3
+    assert any("all steps ran 3 time(s)" in d for d in world.timeline())
