@@ -174,6 +174,7 @@ def test_silence_mutes_firing_lets_resolves_pass_and_announces_once_when_it_ends
                    role="responder", now=now).body["alert"]
     assert silenced["state"] == "silenced" and silenced["silencedUntil"]
     assert api("GET", "/alerts", role="viewer", query="status=silenced").body["total"] == 1
+    api.seed(delivery(2, status="resolved"))  # a resolve passes the silence
     before = len(outbox(api))
     api.seed(delivery(2, starts="2026-11-22T11:00:00Z"))  # both re-fire: only the unsilenced one pages
     new = outbox(api)[before:]

@@ -25,7 +25,7 @@ def janitor(rows, schema, settings, now) -> dict:
     if minutes <= 0:
         return {"off": True}
     store, _ = legacy_backend(rows)
-    return sweep(store, now, timedelta(minutes=minutes)).to_dict()
+    return sweep(store, schema, now, timedelta(minutes=minutes)).to_dict()
 
 
 JOBS = [

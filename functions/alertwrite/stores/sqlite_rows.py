@@ -107,7 +107,7 @@ class SqliteRows:
 
     def update_many(self, table: str, ids: Sequence[str], changes: dict, where: Sequence[Where] = ()) -> list[dict]:
         check_query(self.schema, table, where)
-        data = self._in(table, {k: v for k, v in changes.items() if not k.startswith("$")})
+        data = self._in(table, {k: v for k, v in changes.items() if not k.startswith("$")}, partial=True)
         out: list[dict] = []
         ids = list(dict.fromkeys(ids))
         for start in range(0, len(ids), 500):
@@ -126,9 +126,12 @@ class SqliteRows:
         return self.conn.execute(f"DELETE FROM {q(table)} WHERE \"$id\" = ?", (row_id,)).rowcount == 1
 
     # -- conversions ---------------------------------------------------------------------
-    def _in(self, table: str, data: dict) -> dict:
+    def _in(self, table: str, data: dict, partial: bool = False) -> dict:
         spec = self.schema.table(table)
-        data = fit_row(dict(data), spec)
+        unknown = [k for k in data if k not in spec.columns_by_key]
+        if unknown:
+            raise RowQueryError("unknown_column", f"{table}.{unknown[0]}")
+        data = fit_row(dict(data), spec, partial=partial)
         for col in spec.columns:
             if col.key not in data or data[col.key] is None:
                 continue
@@ -136,9 +139,6 @@ class SqliteRows:
                 data[col.key] = json.dumps(list(data[col.key]), ensure_ascii=False)
             elif col.type == "boolean":
                 data[col.key] = int(bool(data[col.key]))
-        unknown = [k for k in data if k not in {c.key for c in spec.columns}]
-        if unknown:
-            raise RowQueryError("unknown_column", f"{table}.{unknown[0]}")
         return data
 
     def _out(self, table: str, row: sqlite3.Row) -> dict:
