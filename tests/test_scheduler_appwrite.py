@@ -92,3 +92,29 @@ def test_oncall_routes_answer_from_the_one_resolver(fake, schema):
     assert again.body["schedules"][0]["now"] == ["cy"]
     assert api("POST", "/schedules/primary/overrides", {"user": "cy"}, role="viewer").status == 403
     assert api("GET", "/oncall", query="schedule=nope", role="viewer").status == 404
+
+
+def test_two_runs_at_once_page_once(fake, schema):
+    import threading
+
+    fake.messaging.add_user("cy", email="cy@example.com")
+    client = make_client(fake.endpoint, fake.project, fake.key, 5)
+    rows = AppwriteRows(client, schema)
+    service.put_schedule(rows, "primary", {"timezone": "UTC", "layers": [
+        {"users": ["cy"], "rotation_start": "2026-01-01", "turn": "1w"}]})
+    service.put_policy(rows, "pages", {"match": {"severity": "critical"}, "steps": [
+        {"notify": ["oncall:primary"], "media": ["email"]}]})
+    process(parse_delivery(_delivery(5)), AppwriteStore(client, schema), AppwriteMessenger(client), schema, T0)
+    barrier, results = threading.Barrier(2), []
+
+    def one():
+        mine = AppwriteRows(make_client(fake.endpoint, fake.project, fake.key, 5), schema)
+        barrier.wait()
+        results.append(scheduler.run(mine, schema, Settings(tokens=(), backend="appwrite"), T0))
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    pages = [m for m in fake.messaging.messages.values() if m.get("users")]
+    assert len(pages) == 1 and sum(r["escalation"]["notified"] for r in results) == 5
