@@ -43,3 +43,24 @@ def test_plan_shows_apply_syncs_and_a_runtime_edit_shows_as_drift(project, tmp_p
         (root / "schemas" / "escalation.yaml").write_text(yaml.safe_dump(doc))
         bad = cli("plan")
         assert bad.exit_code == 3 and "policies.pages.steps[0].after" in bad.output
+
+
+def test_oncall_check_on_appwrite_flags_users_without_a_target_for_a_policy_medium(fake, schema, project):
+    from alertwrite.scheduling import service
+    from alertwrite.stores.appwrite import make_client
+    from alertwrite.stores.appwrite_rows import AppwriteRows
+
+    fake.messaging.add_user("ann", email="ann@example.com", phone="+15550101")
+    fake.messaging.add_user("bob", email="bob@example.com")
+    rows = AppwriteRows(make_client(fake.endpoint, fake.project, fake.key, 5), schema)
+    service.put_schedule(rows, "primary", {"timezone": "UTC", "layers": [
+        {"users": ["ann", "bob"], "rotation_start": "2026-01-01", "turn": "1d"}]})
+    service.put_policy(rows, "pages", {"steps": [{"notify": ["oncall:primary"], "media": ["sms", "email"]}]})
+    env = {"APPWRITE_ENDPOINT": fake.endpoint, "APPWRITE_PROJECT_ID": fake.project, "APPWRITE_API_KEY": fake.key}
+    result = CliRunner().invoke(main, ["--root", str(project.root), "oncall", "check", "--backend", "appwrite", "--json"],
+                                env=env)
+    import json
+    problems = json.loads(result.stdout)["problems"]
+    assert result.exit_code == 1
+    assert [(p["user"], p["medium"]) for p in problems if p["kind"] == "target"] == [("bob", "sms")]
+    assert not [p for p in problems if p["kind"] == "gap"]
