@@ -164,3 +164,12 @@ def test_bad_policies_name_the_key(spec, path):
     with pytest.raises(PolicyError) as err:
         parse_policy("p", spec)
     assert err.value.path == path
+
+
+def test_a_run_that_starts_sooner_in_its_minute_does_not_slip_the_next_step_a_minute():
+    policy = parse_policy("p", {"steps": [{"notify": ["user:ann"], "media": ["push"]},
+                                          {"after": "1m", "notify": ["user:bob"], "media": ["sms"]}]})
+    sim = Sim(policy)
+    sim.run(minutes(0) + timedelta(milliseconds=400))
+    sim.run(minutes(1) + timedelta(milliseconds=100))  # 300 ms before step 2 is due
+    assert [t for _, t, _ in sim.sent] == ["user:ann", "user:bob"]

@@ -24,6 +24,10 @@ from typing import Callable
 
 from .policies import Person, Policy, Step, Target
 
+# A cron run starts a little after its minute, by a different amount each time: a step due at
+# "last run + 1 min" would otherwise slip a whole minute whenever this run started sooner.
+DUE_SLACK = timedelta(seconds=5)
+
 WhoIsOnCall = Callable[[str, datetime], "list[str] | None"]  # None: no such schedule
 
 
@@ -170,7 +174,7 @@ class _Run:
                                detail=f"all steps ran {self.policy.repeat + 1} time(s); waiting for an ack"))
                 return
             due = self.due(*where)
-            if due > self.now or not self.run_step(*where, due):
+            if due > self.now + DUE_SLACK or not self.run_step(*where, due):
                 return
 
     def recipients(self, targets) -> tuple[list[tuple[str, str]], list[str]]:
@@ -235,7 +239,7 @@ class _Run:
                 at = step_entry.at
                 for seq, rule in enumerate(person.chain(important)):
                     at += rule.after
-                    if at > self.now:
+                    if at > self.now + DUE_SLACK:
                         break
                     self.add(Entry("notify", self.round, self.now, step_entry.loop, step_entry.step, seq, user,
                                    f"user:{user}", rule.medium, data={"important": important, "due": _iso(at)},
