@@ -78,6 +78,11 @@ def run(rows, schema, settings, now: datetime) -> dict:
 
     wanted = {escalation_id(fp, int(r.get("occurrences") or 1)): fp for fp, r in firing.items()}
     new = [eid for eid in wanted if eid not in open_rows]
+    for part in _chunks(new):
+        # Closed for this episode already (a janitor-resolved alert that reopened): leave closed,
+        # and do not let a doomed create fall back to one call per row every minute.
+        closed = {r["$id"] for r in rows.find(ESCALATIONS, [("$id", "in", part)], limit=CHUNK)}
+        new = [eid for eid in new if eid not in closed]
     if new:
         policies, people = load_policies(schema, rows), load_people(schema, rows)
         fresh = []
