@@ -25,6 +25,8 @@ def generate(schema: Schema, project_id: str = "your-project-id") -> dict:
             if col.type == "string":
                 entry["size"] = col.size
                 entry["format"] = ""
+                if col.encrypt:
+                    entry["encrypt"] = True
             if col.type in ("integer", "double"):
                 entry.update(min=col.min, max=col.max)
             columns.append(entry)

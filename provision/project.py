@@ -114,10 +114,17 @@ def load_schema_dir(folder: Path) -> Schema:
                 declared_in[item] = name
                 merged.setdefault(key, {})[item] = spec
     try:
-        return Schema.from_dict(merged)
+        schema = Schema.from_dict(merged)
     except SchemaError as exc:
         section, _, rest = exc.path.partition(".")
         section = section.split("[")[0]
         name = declared_in.get(rest.split(".")[0]) if section in MERGED_SECTIONS else None
         raise SchemaFileError(f"{folder / (name or SECTION_FILES.get(section, 'monitoring.yaml'))}: "
                               f"{exc.path}: {exc.message}") from None
+    from alertwrite.channels.model import ChannelError
+    from alertwrite.channels.sync import validate_declared
+    try:
+        validate_declared(schema)  # declared channels and templates are checked like the rest
+    except ChannelError as exc:
+        raise SchemaFileError(f"{folder / 'channels.yaml'}: {exc}") from None
+    return schema

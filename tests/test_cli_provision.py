@@ -179,12 +179,13 @@ def test_bad_schema_file_names_file_and_key(tmp_path, project):
                                                                           "APPWRITE_PROJECT_ID": "p", "APPWRITE_API_KEY": "k"})
     assert result.exit_code == 3
     assert "monitoring.yaml: tables.alerts.indexes.fingerprint_unique.columns: index length 900" in result.output
-    (root / "schemas" / "routing.yaml").write_text("rules:\n  - topic: pager\n    media: [sms]\n")
+    channels_yaml = (root / "schemas" / "channels.yaml").read_text()
+    (root / "schemas" / "channels.yaml").write_text(channels_yaml.replace("topic: critical-alerts", "topic: pager"))
     (root / "schemas" / "monitoring.yaml").write_text(text.replace("size: 900", "size: 64"))
     result = CliRunner().invoke(main, ["--root", str(root), "plan"])
-    assert "routing.yaml: rules[0].topic: topic 'pager' is not declared" in result.output
-    (root / "schemas" / "routing.yaml").write_text("rules: [\n")
-    assert "routing.yaml:" in CliRunner().invoke(main, ["--root", str(root), "plan"]).output
+    assert "channels.yaml: channels.critical-pages.topic: topic 'pager' is not declared" in result.output
+    (root / "schemas" / "channels.yaml").write_text("channels: [\n")
+    assert "channels.yaml:" in CliRunner().invoke(main, ["--root", str(root), "plan"]).output
 
 
 def test_options_beat_environment_which_beats_dotenv(tmp_path, bare_fake, project):
@@ -287,7 +288,7 @@ def test_appwrite_json_matches_the_schema(project, schema):
     for table, spec in zip(generated["tables"], schema.tables):
         assert [c["key"] for c in table["columns"]] == [c.key for c in spec.columns]
         assert [(i["key"], i["columns"]) for i in table["indexes"]] == [(i.key, list(i.columns)) for i in spec.indexes]
-    assert {t["$id"] for t in generated["topics"]} == {r.topic for r in schema.rules}
+    assert {t["$id"] for t in generated["topics"]} == {c["topic"] for c in schema.section("channels").values()}
     assert "projectName" not in generated and "settings" not in generated
 
 
