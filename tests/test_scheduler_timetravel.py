@@ -243,3 +243,12 @@ def test_repeat_runs_the_steps_n_more_times(world, tmp_path):
         world.tick(minute)
     assert world.pages() == [("user:lead", "sms")] * 3
     assert any("all steps ran 3 time(s)" in d for d in world.timeline())
+
+
+def test_a_channel_target_is_queued_for_the_dispatcher_once(world, tmp_path):
+    _policy(world, tmp_path, {"steps": [{"notify": ["channel:everything"]}]})
+    world.fire()
+    world.tick(0)
+    world.tick(0)
+    queued = world.sql("SELECT channel FROM notifications WHERE payload LIKE '%escalated%'")
+    assert queued == [("everything",)]

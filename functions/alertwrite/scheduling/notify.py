@@ -56,9 +56,7 @@ def deliver(rows, items: list[tuple[dict, object]]) -> dict[str, int]:
     _, messenger = legacy_backend(rows)
     for kind, name, message in compose(items):
         if kind == "channel":
-            # Chat channels belong to channels.notify (contracts §5); until it is wired in, a
-            # channel step is on the timeline but sends nothing, and the summary says so.
-            counts["channel_pending"] += 1
+            counts["channel_queued"] += len(_to_channel(rows, name, message, items))
             continue
         if hasattr(rows, "conn"):
             outcome = messenger.send(message)  # the local outbox shows "user:ann" / "topic:x"
@@ -66,6 +64,19 @@ def deliver(rows, items: list[tuple[dict, object]]) -> dict[str, int]:
             outcome = _send_appwrite(messenger, kind, name, message)
         counts[outcome] += 1
     return dict(counts)
+
+
+def _to_channel(rows, name: str, message: OutboundMessage, items) -> list[str]:
+    """A `channel:NAME` target goes through channels.notify (contracts §5): a notifications row
+    per claim key, which the alert-dispatcher sends with the channel's retries and limits."""
+    from ..channels.dispatch import notify
+    from ..channels.model import Event, Item
+
+    mine = [(r, a) for r, a in items if r["target"] == f"channel:{name}"]
+    event = Event("alerts", tuple(Item("escalated", a.fingerprint, dict(a.labels), {"summary": a.summary},
+                                       key=r["$id"]) for r, a in mine),
+                  title=message.subject, text=message.content)
+    return notify(rows, rows.schema, event, channels=[name])
 
 
 def _send_appwrite(messenger, kind: str, name: str, message: OutboundMessage) -> str:

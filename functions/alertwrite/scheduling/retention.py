@@ -35,7 +35,7 @@ def rules(env: dict, now: datetime) -> list[tuple[str, list]]:
     if days:
         cut = format_ms(now - timedelta(days=days))
         out += [("alert_episodes", [("status", "=", "resolved"), ("resolvedAt", "<", cut)]),
-                ("notifications", [("status", "in", ["sent", "failed", "dead"]), ("$createdAt", "<", cut)]),
+                ("notifications", [("status", "in", ["sent", "dead"]), ("$createdAt", "<", cut)]),
                 ("escalations", [("status", "=", "closed"), ("closedAt", "<", cut)]),
                 ("escalation_log", [("at", "<", cut)])]
     if audit_days:
