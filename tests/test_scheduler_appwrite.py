@@ -67,7 +67,7 @@ def test_calls_per_run_are_constant_in_the_number_of_due_alerts(fake, schema):
     assert many == EXPECTED, many
 
 
-EXPECTED = [19, 13, 15]
+EXPECTED = [20, 14, 16]
 
 
 def test_oncall_routes_answer_from_the_one_resolver(fake, schema):
