@@ -108,5 +108,6 @@ def main(ctx: click.Context, endpoint, project, key, root):
 
 from . import commands, deploy_commands, schema_commands  # noqa: E402,F401  (register the commands)
 from . import alert_commands  # noqa: E402,F401  (alerts, silences, audit)
+from . import oncall_commands  # noqa: E402,F401  (oncall, heartbeats)
 from . import channel_commands  # noqa: E402,F401
 from . import stats_commands  # noqa: E402,F401  (alertwrite stats)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from alertwrite.auth import parse_tokens
+from alertwrite.timeutil import parse_rfc3339
 
 from .bundle import build_bundle
 from .cli import Failure, State, main, pass_state, progress
@@ -91,9 +92,21 @@ def _stop(signum, frame):
 @click.argument("function_id")
 @click.option("--db", default="alertwrite.db", show_default=True, help="SQLite file of the store (must exist)")
 @click.option("--backend", type=click.Choice(["sqlite", "appwrite"]), default="sqlite", show_default=True)
+@click.option("--at", "at", metavar="ISO", help="Run as if it were this instant (local SQLite store only), "
+                                                  "e.g. 2026-12-01T10:06:00Z")
 @pass_state
-def run(state: State, function_id, db, backend):
+def run(state: State, function_id, db, backend, at):
     """Run a scheduled function once, with the context a cron execution gets."""
+    if at:
+        if backend != "sqlite":
+            raise click.UsageError("--at works on the local SQLite store only; Appwrite runs at the real time")
+        try:
+            parse_rfc3339(at)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--at") from None
+        os.environ["ALERTWRITE_SCHEDULER_AT"] = at
+    else:
+        os.environ.pop("ALERTWRITE_SCHEDULER_AT", None)
     schema = state.schema()
     if function_id not in {f.id for f in schema.functions}:
         raise Failure(f"no function {function_id!r}; known: {', '.join(f.id for f in schema.functions)}")
@@ -104,7 +117,10 @@ def run(state: State, function_id, db, backend):
         functions = Functions(state.project, schema, chosen, tokens)
     except StartupError as exc:
         raise Failure(str(exc)) from None
-    result = functions.run_scheduled(function_id, lambda kind, line: progress(line))
+    try:
+        result = functions.run_scheduled(function_id, lambda kind, line: progress(line))
+    finally:
+        os.environ.pop("ALERTWRITE_SCHEDULER_AT", None)
     click.echo(result.body.decode("utf-8", "replace") or f"(status {result.status})")
     if result.status >= 400:
         sys.exit(3)

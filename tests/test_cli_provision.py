@@ -210,8 +210,8 @@ def test_deploy_end_to_end(cli, bare_fake, tmp_path):
     fn = bare_fake.functions.functions["alert-processor"]
     assert fn["execute"] == ["any"] and fn["scopes"] == ["rows.read", "rows.write", "messages.write"]
     assert fn["runtime"] == "python-3.12" and fn["deploymentId"]
-    janitor = bare_fake.functions.functions["alert-janitor"]
-    assert janitor["execute"] == [] and janitor["schedule"] == "*/15 * * * *"
+    scheduler = bare_fake.functions.functions["alert-scheduler"]
+    assert scheduler["execute"] == [] and scheduler["schedule"] == "* * * * *"
     tokens = next(v for v in bare_fake.functions.variables["alert-processor"].values()
                   if v["key"] == "ALERTWRITE_WEBHOOK_TOKENS")
     assert tokens["secret"] and tokens["value"] == TOKEN

@@ -56,7 +56,7 @@ def test_fifty_connections_at_once_are_all_answered(served):
     def client():
         barrier.wait()
         try:
-            answers.append(raw(srv, b"GET /functions/alert-janitor/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers.append(raw(srv, b"GET /functions/alert-scheduler/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                            .split(b"\r\n", 1)[0])
         except OSError as exc:
             answers.append(repr(exc).encode())
