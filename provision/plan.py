@@ -15,6 +15,10 @@ from .live import Live, LiveColumn, LiveIndex, LiveTable
 
 ORDER = {"database": 0, "table": 1, "column": 2, "index": 3, "topic": 4}
 BROKEN = ("failed", "stuck")
+# A column or index in `deleting` is on its way out (the server's worker drops it within ~1 s:
+# captures col-get-just-after-delete, idx-get-just-after-delete): it is not there, so it must be
+# created again once gone, never counted as present.
+DELETING = "it is being deleted"
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ def _diff_column(table_id: str, want: Column, have: LiveColumn | None) -> Step |
     target = f"{table_id}.{want.key}"
     if have is None:
         return Step("create", "column", target)
+    if have.status == "deleting":
+        return Step("recreate", "column", target, DELETING)
     if have.status in BROKEN:
         return Step("recreate", "column", target, f"it is {have.status}", data_loss=True)
     if (have.type, have.size, have.array) != (want.type, want.size, want.array):
@@ -134,6 +140,8 @@ def _diff_index(table_id: str, want: Index, have: LiveIndex | None, recreated: s
     target = f"{table_id}.{want.key}"
     if have is None:
         return Step("create", "index", target)
+    if have.status == "deleting":
+        return Step("recreate", "index", target, DELETING)
     if have.status in BROKEN:
         return Step("recreate", "index", target, f"it is {have.status}")
     orders = tuple(want.orders) or tuple(have.orders)

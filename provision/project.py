@@ -81,24 +81,49 @@ def find_project(start: Path | None = None) -> Project:
                           "or set ALERTWRITE_ROOT")
 
 
+# Files whose absence is a mistake, not a choice: without routing.yaml nothing is announced,
+# without functions.yaml serve and deploy have nothing to run.
+REQUIRED_FILES = {"monitoring.yaml": "the database and tables", "routing.yaml": "which alerts go to which topic",
+                  "functions.yaml": "the functions serve runs and deploy creates"}
+
+
+def schema_warnings(schema: Schema) -> list[str]:
+    """What plan and serve say before they start: choices that are legal but surprising."""
+    out = []
+    if not schema.rules:
+        out.append("schemas/routing.yaml declares no routes (rules: []): alerts are stored, nothing is announced")
+    return out
+
+
 def load_schema_dir(folder: Path) -> Schema:
     merged: dict = {}
     declared_in: dict[str, str] = {}
     for name in sorted(SCHEMA_FILES):
         path = folder / name
         if not path.exists():
-            if name in ("monitoring.yaml",):
-                raise SchemaFileError(f"{path}: missing; it declares the database and tables")
+            if name in REQUIRED_FILES:
+                raise SchemaFileError(f"{path}: missing; it declares {REQUIRED_FILES[name]}")
             continue
         try:
-            doc = yaml.load(path.read_text("utf-8"), Loader=_UniqueKeyLoader) or {}
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SchemaFileError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        try:
+            doc = yaml.load(text, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc)
             raise SchemaFileError(f"{path}{where}: {problem}") from None
+        if doc is None and name in REQUIRED_FILES:
+            # An empty routing.yaml used to mean "send nothing", silently.
+            raise SchemaFileError(f"{path}: empty; it declares {REQUIRED_FILES[name]}"
+                                  + (" (write `rules: []` for no routes)" if name == "routing.yaml" else ""))
+        doc = doc or {}
         if not isinstance(doc, dict):
             raise SchemaFileError(f"{path}: expected a mapping at the top level")
+        if name == "routing.yaml" and "rules" not in doc:
+            raise SchemaFileError(f"{path}: no `rules:`; declare routes, or `rules: []` for none")
         for key, value in doc.items():
             if key not in SCHEMA_FILES[name]:
                 raise SchemaFileError(f"{path}: key {key!r} does not belong here "

@@ -85,3 +85,14 @@ def test_janitor_never_erases_alert_text_or_labels(schema, tmp_path):
     for key in ("summary", "description", "annotations", "labels", "alertname", "severity", "instance"):
         assert after[key] == before[key] and after[key], key
     assert (after["status"], after["resolvedBy"]) == ("resolved", "janitor")
+
+
+def test_stale_after_setting_is_checked_not_crashed(bundles, appwrite_env, monkeypatch):
+    janitor = load_entrypoint(bundles["alert-janitor"])
+    schedule = Request("POST", "/", "", execution_headers(trigger="schedule", key=appwrite_env.key), b"")
+    for raw in ("nan", "inf", "1e12", "-5", "ten"):
+        monkeypatch.setenv("ALERTWRITE_STALE_AFTER_MINUTES", raw)
+        result = invoke(janitor, schedule)
+        assert (result.status, result.json()) == (500, {"error": "not_configured"}), raw
+        log = "\n".join(result.logs + result.errors)
+        assert raw[:4] in log and "=0" not in log and "Traceback" not in log, log

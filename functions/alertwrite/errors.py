@@ -32,6 +32,8 @@ def classify(exc: BaseException) -> Fault:
     if not isinstance(exc, AppwriteException):
         return Fault.TRANSIENT if isinstance(exc, (TimeoutError, ConnectionError, OSError)) else Fault.INVALID
     code = exc.code if isinstance(exc.code, int) else 0
+    if unparseable(exc):
+        return Fault.INVALID
     if code == 0 or code >= 500 or code in (408, 429):
         return Fault.TRANSIENT
     if code == 404:
@@ -43,6 +45,16 @@ def classify(exc: BaseException) -> Fault:
     return Fault.INVALID
 
 
+def unparseable(exc: AppwriteException) -> bool:
+    """The server answered, but not as an Appwrite server of a version the SDK knows: a JSON
+    body the SDK's models refuse, or an error body without Appwrite's shape."""
+    from .stores.transport import NOT_APPWRITE
+
+    message = str(exc.message or "")
+    return getattr(exc, "type", None) == NOT_APPWRITE or (
+        not exc.code and message.startswith(("Unable to parse response", "Unable to match response")))
+
+
 def describe(exc: BaseException) -> str:
     """A short, secret-free description for logs and CLI errors."""
     if isinstance(exc, AppwriteException):
@@ -50,6 +62,8 @@ def describe(exc: BaseException) -> str:
         message = str(exc.message)
         if message.lstrip().startswith("<"):  # an HTML error page from a proxy
             message = "non-JSON error page"
+        if unparseable(exc):
+            return f"the server answered, but not as an Appwrite 1.8/1.9 server does: {message[:300]}"
         return f"Appwrite {exc.code or 'network error'}{kind}: {message[:300]}"
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 

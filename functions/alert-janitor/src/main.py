@@ -4,7 +4,7 @@ import traceback
 from datetime import timedelta
 
 from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
-from .alertwrite.janitor import DEFAULT_STALE_AFTER_MINUTES, sweep
+from .alertwrite.janitor import stale_after_minutes, sweep
 from .alertwrite.schema import load_bundled
 from .alertwrite.settings import MissingSettings, load_settings
 from .alertwrite.stores import open_backend
@@ -22,14 +22,14 @@ def main(context):
 def _handle(context):
     try:
         settings = load_settings(dict(os.environ), context.req.headers, need_tokens=False)
-        minutes = float(os.environ.get("ALERTWRITE_STALE_AFTER_MINUTES") or DEFAULT_STALE_AFTER_MINUTES)
+        minutes = stale_after_minutes(os.environ.get("ALERTWRITE_STALE_AFTER_MINUTES", ""))
     except MissingSettings as exc:
         context.error(f"not configured: {exc}")
         return context.res.json({"error": "not_configured"}, statusCode=500)
-    except ValueError:
-        context.error("ALERTWRITE_STALE_AFTER_MINUTES must be a number of minutes (0 turns the janitor off)")
+    except ValueError as exc:
+        context.error(f"ALERTWRITE_STALE_AFTER_MINUTES {exc} (0 turns the janitor off)")
         return context.res.json({"error": "not_configured"}, statusCode=500)
-    if minutes <= 0:
+    if minutes == 0:
         context.log("janitor is off (ALERTWRITE_STALE_AFTER_MINUTES=0)")
         return context.res.json({"resolved": 0, "moreLeft": False})
     try:
