@@ -160,7 +160,7 @@ def test_wrong_key_missing_scope_and_missing_settings(cli, bare_fake):
     assert wrong.exit_code == 3 and "refused the API key" in wrong.output and "not-the-key" not in wrong.output
     bare_fake.scopes = {"databases.read"}
     scoped = cli("apply", "--poll", "0")
-    assert scoped.exit_code == 3 and "lacks a scope" in scoped.output
+    assert scoped.exit_code == 3 and "lacks the scope" in scoped.output
     missing = CliRunner().invoke(main, ["plan"], env={"APPWRITE_ENDPOINT": "", "APPWRITE_PROJECT_ID": "",
                                                       "APPWRITE_API_KEY": ""})
     assert missing.exit_code == 3
@@ -407,3 +407,14 @@ def test_missing_routing_or_functions_file_is_an_error(tmp_path, project, bare_f
            "APPWRITE_API_KEY": bare_fake.key}
     result = CliRunner().invoke(main, ["--root", str(root), "plan"], env=env, catch_exceptions=True)
     assert "no routes" in result.output
+
+
+def test_topics_warns_about_the_25_target_cap_on_servers_before_1_9_5(cli, bare_fake):
+    cli("apply", "--poll", "0")
+    for i in range(26):
+        bare_fake.messaging.add_user(f"u{i}", email=f"u{i}@example.com")
+        assert cli("subscribe", "monitoring-alerts", "--user", f"u{i}", "--medium", "email").exit_code == 0
+    listed = cli("topics")
+    warned = "monitoring-alerts has 26 targets" in listed.stdout
+    assert warned == (bare_fake.version == "1.9.0"), listed.stdout
+    assert "critical-alerts has" not in listed.stdout

@@ -174,3 +174,13 @@ def test_identical_concurrent_copies_send_each_message_once(processor, appwrite_
     results = _run_at_once(processor, [body(A, B)] * 3)
     assert all(r.status == 200 for r in results)
     assert _announced(fake) == ["A", "B"] and len(fake.messages()) == 3
+
+
+def test_a_missing_scope_is_one_line_naming_it_before_any_write(processor, appwrite_env):
+    fake = appwrite_env
+    fake.scopes = {"rows.write", "messages.write"}  # the README's old key lacked rows.read
+    result = deliver(processor, body(A))
+    assert result.status == 500 and result.json() == {"error": "store_error"}
+    (line,) = [e for e in result.errors if "scope" in e]
+    assert "lacks the scope rows.read (or documents.read)" in line
+    assert fake.writes() == 0 and fake.messages() == []

@@ -198,16 +198,27 @@ class FakeCore:
         raise ApiError(404, "general_route_not_found", "The requested route was not found.")
 
     def _authorize(self, request, scope: str) -> None:
+        if scope == "public":
+            # /health/version: 200 without key and project, but an API key's role has no
+            # `public` scope (captures health-version, health-version-with-headers).
+            if request.headers.get("x-appwrite-key"):
+                raise ApiError(401, "general_unauthorized_scope", f"app.{self.project}@service.appwrite.test "
+                               '(role: applications) missing scopes (["public"])')
+            return
         if request.headers.get("X-Appwrite-Project") != self.project:
             raise ApiError(404, "project_not_found", "Project with the requested ID could not be found.")
         if not scope:
             return
         if request.headers.get("x-appwrite-key") != self.key:
             # An unknown key leaves the request a guest, which then lacks the route's scope.
-            raise ApiError(401, "general_unauthorized_scope", f"User (role: guests) missing scope ({scope})")
-        if self.scopes is not None and scope not in self.scopes:
+            raise ApiError(401, "general_unauthorized_scope", f"User (role: guests) missing scopes ({json.dumps([scope])})")
+        # The rows routes take the legacy documents.* scope too, and the message lists every
+        # scope that would do (captures scope-readme-rows-list, scope-readme-row-create).
+        accepted = [scope] + ([scope.replace("rows.", "documents.")] if scope.startswith("rows.") else [])
+        if self.scopes is not None and not self.scopes & set(accepted):
             raise ApiError(401, "general_unauthorized_scope",
-                           f"app.{self.project}@service.localhost (role: applications) missing scope ({scope})")
+                           f"app.{self.project}@service.appwrite.test (role: applications) missing scopes "
+                           f"({json.dumps(accepted, separators=(',', ':'))})")
 
     @staticmethod
     def _parse(request, method: str, path: str, query: str) -> Request:

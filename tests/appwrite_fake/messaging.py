@@ -31,7 +31,7 @@ class Messaging:
         r("GET", "/messaging/messages", "messages.read")(self.list_messages)
         r("GET", "/messaging/messages/{message}", "messages.read")(self.get_message)
         r("GET", "/users/{user}/targets", "targets.read")(self.list_targets)
-        r("GET", "/health/version", "")(lambda req: (200, {"version": core.version}))
+        r("GET", "/health/version", "public")(lambda req: (200, {"version": core.version}))
 
     # -- test setup ----------------------------------------------------------------------
     def add_user(self, user_id: str, name: str = "", email: str = "", phone: str = "", push_token: str = "") -> dict:
