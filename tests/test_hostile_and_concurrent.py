@@ -184,3 +184,15 @@ def test_a_missing_scope_is_one_line_naming_it_before_any_write(processor, appwr
     (line,) = [e for e in result.errors if "scope" in e]
     assert "lacks the scope rows.read (or documents.read)" in line
     assert fake.writes() == 0 and fake.messages() == []
+
+
+def test_send_test_fires_again_after_its_resolve(processor, appwrite_env):
+    import time
+
+    from provision.send_test import test_delivery as send_test_body
+    kinds = []
+    for status in ("firing", "resolved", "firing"):
+        result = deliver(processor, json.dumps(send_test_body(status)))
+        kinds.append(result.json()["transitions"])
+        time.sleep(0.01)
+    assert kinds == [{"firing": 1}, {"resolved": 1}, {"refiring": 1}]
