@@ -33,7 +33,7 @@ def generate(schema: Schema, project_id: str = "your-project-id") -> dict:
         tables.append({"$id": table.id, "$permissions": list(table.permissions), "databaseId": schema.database_id,
                        "name": table.name, "enabled": table.enabled, "rowSecurity": table.row_security,
                        "columns": columns, "indexes": indexes})
-    functions = [{"$id": fn.id, "name": fn.name, "runtime": fn.runtime, "execute": list(fn.execute), "events": [],
+    functions = [{"$id": fn.id, "name": fn.name, "runtime": fn.runtime, "execute": list(fn.execute), "events": list(fn.events),
                   "scopes": list(fn.scopes), "schedule": fn.schedule, "timeout": fn.timeout, "enabled": True,
                   "logging": True, "entrypoint": fn.entrypoint, "commands": fn.commands,
                   "path": f"{BUNDLE_DIR}/{fn.id}"} for fn in schema.functions]

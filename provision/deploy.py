@@ -75,7 +75,7 @@ class Deployer:
         return result
 
     def _settings(self, fn: FunctionSpec, result: Deployed):
-        wanted = dict(name=fn.name, runtime=fn.runtime, execute=list(fn.execute), events=[], schedule=fn.schedule,
+        wanted = dict(name=fn.name, runtime=fn.runtime, execute=list(fn.execute), events=list(fn.events), schedule=fn.schedule,
                       timeout=fn.timeout, enabled=True, logging=True, entrypoint=fn.entrypoint,
                       commands=fn.commands, scopes=list(fn.scopes))
         try:

@@ -29,7 +29,10 @@ heard of at L, our own clock) like this:
   after the moment we heard it). A firing with s > R_eff and s != S is a re-fire (`refiring`,
   even 0.5 s after R); a resolved one is a newer episode stored without a message. Anything else
   is a late copy: nothing changes. An episode the janitor closed reopens (`firing`, same
-  occurrence) when Alertmanager still sends it firing.
+  occurrence) when Alertmanager still sends it firing. An episode a person resolved while
+  Alertmanager still sends it firing (same start) becomes a new episode, announced as FIRING
+  AGAIN: only Alertmanager's resolve is final, so a still-firing problem cannot disappear
+  silently (PagerDuty: a trigger after a resolve opens a new incident).
 - a repeat writes only what changed, normally `lastSeenAt` alone.
 
 Each announced transition has a claim `<fingerprint>.<occurrence>.<kind>` (records.row_id), so
@@ -149,6 +152,8 @@ def _step(cur: AlertRecord | None, a: Alert, d: Delivery, now: datetime):
         # We closed it for silence, but Alertmanager still has it firing: reopen.
         rec = _touch(cur, a, d, now).evolve(status="firing", ends_at=None, resolved_at=None, resolved_by="")
         return rec, [EpisodeWrite(_episode(a, rec), True)], FIRING, resolved_at
+    if firing and cur.resolved_by not in (ALERTMANAGER, JANITOR, "") and same_start(s, S):
+        return _new_episode(cur, a, d, now, closes=False)
     if s > r_eff and not same_start(s, S):
         return _new_episode(cur, a, d, now, closes=False)
     return None, [], "late" if firing else "unchanged", None

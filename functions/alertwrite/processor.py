@@ -17,9 +17,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .lifecycle import reconcile
+from .operations.silences import mute
+from .operations.silences import stamp as stamp_silenced
 from .notify import OutboundMessage, compose
 from .schema import Schema
 from .stores import AlertStore, Messenger
+from .stores.rows import rows_view
 from .webhook import Delivery
 from .writes import claim, write_alerts, write_episodes
 
@@ -54,6 +57,7 @@ def process(delivery: Delivery, store: AlertStore, messenger: Messenger, schema:
     summary = Summary(received=len(delivery.alerts), truncated_alerts=delivery.truncated_alerts)
     owner = delivery.digest
     pending = delivery
+    rows = rows_view(store)
     for _ in range(MAX_ROUNDS):
         if not pending.alerts:
             break
@@ -64,6 +68,8 @@ def process(delivery: Delivery, store: AlertStore, messenger: Messenger, schema:
         won = claim(store, schema, plan.transitions, owner)
         announce = [t for t in plan.transitions if t.key in won]
         summary.claimed_elsewhere += len(plan.transitions) - len(announce)
+        # A silenced alert is stored and visible but notifies nobody (operations/silences.py).
+        announce, muted = mute(rows, announce, now) if rows else (announce, {})
         for message in compose(announce, schema.rules, delivery):
             outcome = messenger.send(message)
             summary.messages[outcome] = summary.messages.get(outcome, 0) + 1
@@ -72,6 +78,9 @@ def process(delivery: Delivery, store: AlertStore, messenger: Messenger, schema:
         write_episodes(store, schema, plan.episodes)
         conflicts = set(write_alerts(store, schema, plan.alerts))
         summary.stored += len(plan.alerts) - len(conflicts)
+        if muted:
+            stamp_silenced(rows, {fp: until for fp, until in muted.items() if fp not in conflicts})
+            summary.transitions["silenced"] = summary.transitions.get("silenced", 0) + len(muted)
         if not conflicts:
             break
         # Count these alerts once: by what they turn out to be in the next round.

@@ -162,6 +162,7 @@ class FunctionSpec:
     commands: str = "pip install -r requirements.txt"
     secret_variables: tuple[str, ...] = ()
     variables: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()  # Appwrite events that trigger the function
 
 
 @dataclass(frozen=True)
@@ -238,4 +239,6 @@ def _function_dict(fn: FunctionSpec) -> dict:
         out["secret_variables"] = list(fn.secret_variables)
     if fn.variables:
         out["variables"] = list(fn.variables)
+    if fn.events:
+        out["events"] = list(fn.events)
     return out

@@ -174,6 +174,7 @@ class _Parser:
             commands=str(spec.get("commands") or "pip install -r requirements.txt"),
             secret_variables=tuple(self._strings(spec.get("secret_variables") or [], f"{where}.secret_variables")),
             variables=tuple(self._strings(spec.get("variables") or [], f"{where}.variables")),
+            events=tuple(self._strings(spec.get("events") or [], f"{where}.events")),
         )
 
     @staticmethod

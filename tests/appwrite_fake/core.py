@@ -64,6 +64,7 @@ class Request:
     params: dict
     body: dict
     files: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
 
 
 class FakeCore:
@@ -244,7 +245,7 @@ class FakeCore:
                 body = {}
             if not isinstance(body, dict):
                 body = {}
-        return Request(method, path, params, body, files)
+        return Request(method, path, params, body, files, {k.lower(): v for k, v in request.headers.items()})
 
 
 def queries_param(req: Request) -> list[dict]:

@@ -330,6 +330,7 @@ class TablesDB:
         record = self._table(db, table)
         rows = list(self.rows[(db, table)].values())
         limit, offset, cursor, select = default_limit, 0, None, None  # APP_LIMIT_LIST_DEFAULT
+        orders: list[tuple[str, bool]] = []
         known = {c["key"] for c in record["columns"]} | set(SYSTEM_FIELDS)
         for query in queries_param(req):
             method, attr, values = query.get("method"), query.get("attribute"), query.get("values") or []
@@ -344,7 +345,7 @@ class TablesDB:
             elif method == "select":
                 select = values
             elif method in ("orderAsc", "orderDesc"):
-                rows.sort(key=lambda r: (r.get(attr) is None, r.get(attr)), reverse=method == "orderDesc")
+                orders.append((attr, method == "orderDesc"))
             else:
                 if attr not in known:
                     raise ApiError(400, "general_query_invalid", f"Invalid query: Attribute not found in schema: {attr}")
@@ -353,15 +354,21 @@ class TablesDB:
                 if len(values) > MAX_VALUES:
                     raise ApiError(400, "general_query_invalid", f"Invalid query: Query on attribute has greater than {MAX_VALUES} values: {attr}")
                 rows = [r for r in rows if _matches(method, r.get(attr), values)]
+        # The first order query is the primary key: sort by the last one first (stable sorts).
+        # NULL sorts first ascending, as in MariaDB.
+        for attr, descending in reversed(orders):
+            rows.sort(key=lambda r: (r.get(attr) is not None, r.get(attr) if r.get(attr) is not None else 0),
+                      reverse=descending)
         if cursor is not None:
             ids = [r["$id"] for r in rows]
             if cursor not in self.rows[(db, table)]:
                 raise ApiError(400, "general_cursor_not_found", "Cursor not found")
             rows = rows[ids.index(cursor) + 1:] if cursor in ids else []
+        matched = len(rows)  # `total` counts every match, not the page (captures many-list-total)
         rows = rows[offset:] if limit is None else rows[offset:offset + limit]
         if select:
             rows = [{k: v for k, v in r.items() if k in select or k in SYSTEM_FIELDS} for r in rows]
-        total = 0 if req.params.get("total") == "false" else min(len(rows), 5000)
+        total = 0 if req.params.get("total") == "false" else min(matched, 5000)
         return 200, {"total": total, "rows": rows}
 
     def get_row(self, req: Request, db: str, table: str, row: str):
@@ -699,6 +706,15 @@ def _matches(method: str, actual, values: list) -> bool:
         return actual is not None
     if actual is None:
         return False
+    if method == "contains":
+        if isinstance(actual, list):
+            return any(v in actual for v in values)
+        # On a string column: SQL LIKE %v% under a _ci collation (utopia-php/database MariaDB).
+        return any(str(v).lower() in str(actual).lower() for v in values)
+    if method == "startsWith":
+        return str(actual).startswith(str(values[0]))
+    if method == "between":
+        return values[0] <= actual <= values[1]
     target = values[0]
     return {"lessThan": actual < target, "lessThanEqual": actual <= target,
             "greaterThan": actual > target, "greaterThanEqual": actual >= target}.get(method, False)

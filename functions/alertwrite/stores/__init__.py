@@ -39,3 +39,6 @@ def open_backend(settings: Settings, schema: Schema) -> Iterator[tuple[AlertStor
 
     client = make_client(settings.endpoint, settings.project_id, settings.api_key, settings.http_timeout)
     yield AppwriteStore(client, schema), AppwriteMessenger(client)
+
+
+from .rows import RowStore, open_rows  # noqa: E402,F401  (contract §1: generic row access)
