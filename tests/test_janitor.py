@@ -96,3 +96,15 @@ def test_stale_after_setting_is_checked_not_crashed(bundles, appwrite_env, monke
         assert (result.status, result.json()) == (500, {"error": "not_configured"}), raw
         log = "\n".join(result.logs + result.errors)
         assert raw[:4] in log and "=0" not in log and "Traceback" not in log, log
+
+
+def test_an_unreadable_row_never_takes_the_sweep_down(schema, tmp_path):
+    backend = SqliteBackend(str(tmp_path / "j.db"), schema)
+    with backend.unit_of_work() as (store, _):
+        save(store, schema, reconcile(parse_delivery(body_of("0003")), {}, NOW - timedelta(hours=13)))
+        (bad, _) = sorted(store.rows("alerts", [a.fingerprint for a in parse_delivery(body_of("0003")).alerts]))
+        store.conn.execute('UPDATE alerts SET startsAt = ?, occurrences = ?, labels = ? WHERE "$id" = ?',
+                           ("0001-01-01T00:00:00.000+00:00", "many", "{cut", bad))
+    with backend.unit_of_work() as (store, _):
+        assert sweep(store, schema, NOW, timedelta(hours=12)).resolved == 2
+        assert store.rows("alerts", [bad])[bad]["labels"] == "{cut"  # not written back, not "fixed"
