@@ -196,3 +196,15 @@ def test_send_test_fires_again_after_its_resolve(processor, appwrite_env):
         kinds.append(result.json()["transitions"])
         time.sleep(0.01)
     assert kinds == [{"firing": 1}, {"resolved": 1}, {"refiring": 1}]
+
+
+def test_check_access_names_every_missing_scope_before_any_write(appwrite_env, schema):
+    from alertwrite.stores.appwrite import check_access, make_client
+    fake = appwrite_env
+    client = make_client(fake.endpoint, fake.project, fake.key, 5)
+    assert check_access(client, schema) == []
+    fake.scopes = {"rows.write", "messages.write"}
+    lines = check_access(client, schema)
+    assert lines == ["the API key lacks the scope rows.read (or documents.read): add it to the key in the Appwrite console",
+                     "the API key lacks the scope messages.read: add it to the key in the Appwrite console"]
+    assert fake.writes() == 0
