@@ -208,3 +208,16 @@ def test_check_access_names_every_missing_scope_before_any_write(appwrite_env, s
     assert lines == ["the API key lacks the scope rows.read (or documents.read): add it to the key in the Appwrite console",
                      "the API key lacks the scope messages.read: add it to the key in the Appwrite console"]
     assert fake.writes() == 0
+
+
+def test_the_corpus_replay_writes_only_last_seen_of_still_firing_alerts(processor, appwrite_env):
+    fake = appwrite_env
+    for cap in all_captures():
+        deliver(processor, cap["body_raw"])
+    firing = {fp for fp, r in fake.rows("monitoring", "alerts").items() if r["status"] == "firing"}
+    fake.reset_calls()
+    for cap in all_captures():
+        deliver(processor, cap["body_raw"])
+    writes = [c for c in fake.calls if c.method != "GET"]
+    assert all(c.method == "PATCH" and "/alerts/rows" in c.path for c in writes), writes
+    assert bool(writes) == bool(firing), (len(writes), firing)
