@@ -120,7 +120,13 @@ class Applier:
     def _create_column(self, table_id: str, col: Column) -> None:
         db = self.schema.database_id
         method = getattr(self.tables_db, COLUMN_CREATORS[col.type])
-        if col.type == "string":
+        if col.format == "enum":
+            self.tables_db.create_enum_column(db, table_id, col.key, list(col.elements), col.required,
+                                              default=col.default, array=col.array or None)
+        elif col.format:  # email, url, ip: strings the server validates; they take no size
+            getattr(self.tables_db, f"create_{col.format}_column")(db, table_id, col.key, col.required,
+                                                                    default=col.default, array=col.array or None)
+        elif col.type == "string":
             # Deprecated since 1.9 in favour of varchar/text, but the only string column that
             # 1.8 and CLI 12's appwrite.json know; silence the per-call DeprecationWarning.
             # The SDK's decorator forces simplefilter("always") inside the call, so an "ignore"

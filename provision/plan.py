@@ -124,8 +124,11 @@ def _diff_column(table_id: str, want: Column, have: LiveColumn | None) -> Step |
         return Step("recreate", "column", target, DELETING)
     if have.status in BROKEN:
         return Step("recreate", "column", target, f"it is {have.status}", data_loss=True)
-    if (have.type, have.size, have.array) != (want.type, want.size, want.array):
-        what = [f"{n} {h!r} -> {w!r}" for n, w, h in (("type", want.type, have.type), ("size", want.size, have.size),
+    # A format column (email, url, ip, enum) has no size on the server; ours only bounds fitting.
+    want_size = None if want.format else want.size
+    have_size = None if want.format else have.size
+    if (have.type, have_size, have.array) != (want.type, want_size, want.array):
+        what = [f"{n} {h!r} -> {w!r}" for n, w, h in (("type", want.type, have.type), ("size", want_size, have_size),
                                                      ("array", want.array, have.array)) if w != h]
         return Step("recreate", "column", target, "; ".join(what), data_loss=True)
     changed = [n for n, w, h in (("required", want.required, have.required), ("default", want.default, have.default),

@@ -420,3 +420,23 @@ def test_topics_warns_about_the_25_target_cap_on_servers_before_1_9_5(cli, bare_
     warned = "monitoring-alerts has 26 targets" in listed.stdout
     assert warned == (bare_fake.version == "1.9.0"), listed.stdout
     assert "critical-alerts has" not in listed.stdout
+
+
+def test_format_and_enum_columns_are_created_as_such_and_stay_up_to_date(cli, bare_fake, project, tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(project.root / "schemas", root / "schemas")
+    shutil.copytree(project.root / "functions", root / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    text = (root / "schemas" / "monitoring.yaml").read_text()
+    text = text.replace("      acknowledgedBy: {type: string, size: 255}\n",
+                        "      acknowledgedBy: {type: string, size: 255}\n"
+                        "      priority: {type: string, size: 8, format: enum, elements: [low, high], default: low}\n"
+                        "      owner: {type: string, size: 254, format: email}\n")
+    (root / "schemas" / "monitoring.yaml").write_text(text)
+    env = {"APPWRITE_ENDPOINT": bare_fake.endpoint, "APPWRITE_PROJECT_ID": bare_fake.project,
+           "APPWRITE_API_KEY": bare_fake.key}
+    run = lambda *a: CliRunner().invoke(main, ["--root", str(root), *a], env=env, catch_exceptions=False)
+    assert run("apply", "--poll", "0").exit_code == 0
+    columns = {c["key"]: c for c in bare_fake.db.tables[("monitoring", "alerts")]["columns"]}
+    assert (columns["priority"]["format"], columns["priority"]["elements"]) == ("enum", ["low", "high"])
+    assert columns["owner"]["format"] == "email"
+    assert run("plan").stdout.strip() == "Everything up to date"
