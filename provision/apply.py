@@ -110,12 +110,22 @@ class Applier:
                 run(step, lambda: self.messaging.create_topic(topic.id, topic.name, list(topic.subscribe)), Fault.CONFLICT)
             else:
                 run(step, lambda: self.messaging.update_topic(topic.id, topic.name, list(topic.subscribe)), Fault.NOT_FOUND)
+        channel_steps = _select(steps, "channel") + ([s for s in plan.unmanaged if s.kind == "channel"] if prune else [])
+        if channel_steps:
+            done += self._sync_channels(channel_steps)
         if prune:
             for step in [s for s in plan.unmanaged if s.kind == "table"]:
                 run(step, lambda s=step: self.tables_db.delete_table(db, s.target), Fault.NOT_FOUND)
             for step in [s for s in plan.unmanaged if s.kind == "topic"]:
                 run(step, lambda s=step: self.messaging.delete_topic(s.target), Fault.NOT_FOUND)
         return done
+
+    def _sync_channels(self, steps: list[Step]) -> list[str]:
+        from alertwrite.channels.sync import ChannelStep, apply_steps
+        from alertwrite.stores.appwrite_rows import AppwriteRows
+
+        rows = AppwriteRows(self.tables_db.client, self.schema)
+        return apply_steps(rows, self.schema, [ChannelStep(s.action, s.target) for s in steps], self.progress)
 
     def _create_column(self, table_id: str, col: Column) -> None:
         db = self.schema.database_id
@@ -132,7 +142,8 @@ class Applier:
             # The SDK's decorator forces simplefilter("always") inside the call, so an "ignore"
             # filter loses; recording the warnings swallows them.
             with warnings.catch_warnings(record=True):
-                method(db, table_id, col.key, col.size, col.required, default=col.default, array=col.array or None)
+                method(db, table_id, col.key, col.size, col.required, default=col.default, array=col.array or None,
+                       encrypt=col.encrypt or None)
         elif col.type in ("integer", "double"):
             method(db, table_id, col.key, col.required, min=col.min, max=col.max, default=col.default,
                    array=col.array or None)

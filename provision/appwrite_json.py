@@ -27,6 +27,8 @@ def generate(schema: Schema, project_id: str = "your-project-id") -> dict:
                 entry["format"] = col.format
                 if col.elements:
                     entry["elements"] = list(col.elements)
+                if col.encrypt:
+                    entry["encrypt"] = True
             if col.type in ("integer", "double"):
                 entry.update(min=col.min, max=col.max)
             columns.append(entry)

@@ -95,7 +95,8 @@ def topics(state: State, as_json):
     from .live import fetch_topics
     live = fetch_topics(services.messaging)
     capped = topic_target_cap(server_version(state.connection().endpoint))
-    routed = {(r.topic, m) for r in schema.rules for m in r.media}
+    from alertwrite.channels.model import declared_channels
+    routed = {(c.topic, m) for c in declared_channels(schema.section("channels")) if c.type == "topic" for m in c.media}
     rows, silent = [], []
     for topic_id in sorted(set(live) | {t.id for t in schema.topics}):
         totals = live[topic_id].totals if topic_id in live else None

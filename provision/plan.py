@@ -13,7 +13,7 @@ from alertwrite.schema import Column, Index, Schema, Table
 
 from .live import Live, LiveColumn, LiveIndex, LiveTable
 
-ORDER = {"database": 0, "table": 1, "column": 2, "index": 3, "topic": 4}
+ORDER = {"database": 0, "table": 1, "column": 2, "index": 3, "topic": 4, "channel": 5}
 BROKEN = ("failed", "stuck")
 # A column or index in `deleting` is on its way out (the server's worker drops it within ~1 s:
 # captures col-get-just-after-delete, idx-get-just-after-delete): it is not there, so it must be
@@ -153,3 +153,14 @@ def _diff_index(table_id: str, want: Index, have: LiveIndex | None, recreated: s
     if recreated & set(want.columns):
         return Step("recreate", "index", target, "its column is recreated")
     return None
+
+
+def add_channel_steps(plan: Plan, schema: Schema, channel_rows: list[dict]) -> Plan:
+    """Declared channels (schemas/channels.yaml) against the live `channels` rows; a runtime
+    channel is unmanaged, so only apply --prune deletes it."""
+    from alertwrite.channels.sync import steps
+
+    changes, unmanaged = steps(schema, channel_rows)
+    plan.steps += [Step(c.action, "channel", c.name, c.detail) for c in changes]
+    plan.unmanaged += [Step("delete", "channel", c.name, c.detail) for c in unmanaged]
+    return plan

@@ -81,17 +81,18 @@ def find_project(start: Path | None = None) -> Project:
                           "or set ALERTWRITE_ROOT")
 
 
-# Files whose absence is a mistake, not a choice: without routing.yaml nothing is announced,
+# Files whose absence is a mistake, not a choice: without channels.yaml nothing is announced,
 # without functions.yaml serve and deploy have nothing to run.
-REQUIRED_FILES = {"monitoring.yaml": "the database and tables", "routing.yaml": "which alerts go to which topic",
+REQUIRED_FILES = {"monitoring.yaml": "the database and tables", "channels.yaml": "which alerts go where",
                   "functions.yaml": "the functions serve runs and deploy creates"}
 
 
 def schema_warnings(schema: Schema) -> list[str]:
     """What plan and serve say before they start: choices that are legal but surprising."""
     out = []
-    if not schema.rules:
-        out.append("schemas/routing.yaml declares no routes (rules: []): alerts are stored, nothing is announced")
+    if not schema.rules and not schema.section("channels"):
+        out.append("schemas/channels.yaml declares no channels (channels: {}): alerts are stored, nothing is "
+                   "announced until a channel is added (alertwrite channels)")
     return out
 
 
@@ -116,14 +117,14 @@ def load_schema_dir(folder: Path) -> Schema:
             problem = getattr(exc, "problem", None) or str(exc)
             raise SchemaFileError(f"{path}{where}: {problem}") from None
         if doc is None and name in REQUIRED_FILES:
-            # An empty routing.yaml used to mean "send nothing", silently.
+            # An empty routing file used to mean "send nothing", silently.
             raise SchemaFileError(f"{path}: empty; it declares {REQUIRED_FILES[name]}"
-                                  + (" (write `rules: []` for no routes)" if name == "routing.yaml" else ""))
+                                  + (" (write `channels: {}` for none)" if name == "channels.yaml" else ""))
         doc = doc or {}
         if not isinstance(doc, dict):
             raise SchemaFileError(f"{path}: expected a mapping at the top level")
-        if name == "routing.yaml" and "rules" not in doc:
-            raise SchemaFileError(f"{path}: no `rules:`; declare routes, or `rules: []` for none")
+        if name == "channels.yaml" and "channels" not in doc:
+            raise SchemaFileError(f"{path}: no `channels:`; declare channels, or `channels: {{}}` for none")
         for key, value in doc.items():
             if key not in SCHEMA_FILES[name]:
                 raise SchemaFileError(f"{path}: key {key!r} does not belong here "
@@ -139,10 +140,17 @@ def load_schema_dir(folder: Path) -> Schema:
                 declared_in[item] = name
                 merged.setdefault(key, {})[item] = spec
     try:
-        return Schema.from_dict(merged)
+        schema = Schema.from_dict(merged)
     except SchemaError as exc:
         section, _, rest = exc.path.partition(".")
         section = section.split("[")[0]
         name = declared_in.get(rest.split(".")[0]) if section in MERGED_SECTIONS else None
         raise SchemaFileError(f"{folder / (name or SECTION_FILES.get(section, 'monitoring.yaml'))}: "
                               f"{exc.path}: {exc.message}") from None
+    from alertwrite.channels.model import ChannelError
+    from alertwrite.channels.sync import validate_declared
+    try:
+        validate_declared(schema)  # declared channels and templates are checked like the rest
+    except ChannelError as exc:
+        raise SchemaFileError(f"{folder / 'channels.yaml'}: {exc}") from None
+    return schema

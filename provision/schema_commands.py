@@ -11,7 +11,7 @@ from alertwrite.errors import Fault, classify
 from . import live as live_state
 from .apply import Applier, ApplyError
 from .cli import EXIT_DIFFERENCES, Failure, State, emit, main, pass_state, progress
-from .plan import diff
+from .plan import add_channel_steps, diff
 from .project import schema_warnings
 from .services import Services
 
@@ -21,7 +21,14 @@ def _plan(state: State):
     services = Services(state.connection())
     progress("reading the live project...")
     live = live_state.fetch(services.tables_db, services.messaging, schema.database_id)
-    return schema, services, live, diff(schema, live)
+    return schema, services, live, add_channel_steps(diff(schema, live), schema, _channel_rows(services, schema, live))
+
+
+def _channel_rows(services: Services, schema, live) -> list[dict]:
+    if "channels" not in live.tables:
+        return []
+    from alertwrite.stores.appwrite_rows import AppwriteRows
+    return list(AppwriteRows(services.tables_db.client, schema).find_all("channels"))
 
 
 def _confirm(question: str, yes: bool) -> None:

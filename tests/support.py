@@ -81,3 +81,10 @@ def seed_schema(fake, schema: Schema) -> None:
                                            "emailTotal": 0, "smsTotal": 0, "pushTotal": 0,
                                            "subscribe": list(topic.subscribe)}
         fake.messaging.subscribers[topic.id] = {}
+
+
+def run_dispatcher(dispatcher, key: str = ""):
+    """One scheduled run of alert-dispatcher, as Appwrite's cron runs it: sends what is due."""
+    from provision.runtime import invoke
+
+    return invoke(dispatcher, Request("POST", "/", "", execution_headers(trigger="schedule", key=key), b""))

@@ -182,12 +182,13 @@ def test_bad_schema_file_names_file_and_key(tmp_path, project):
                                                                           "APPWRITE_PROJECT_ID": "p", "APPWRITE_API_KEY": "k"})
     assert result.exit_code == 3
     assert "monitoring.yaml: tables.alerts.indexes.fingerprint_unique.columns: index length 900" in result.output
-    (root / "schemas" / "routing.yaml").write_text("rules:\n  - topic: pager\n    media: [sms]\n")
+    channels_yaml = (root / "schemas" / "channels.yaml").read_text()
+    (root / "schemas" / "channels.yaml").write_text(channels_yaml.replace("topic: critical-alerts", "topic: pager"))
     (root / "schemas" / "monitoring.yaml").write_text(text.replace("size: 900", "size: 64"))
     result = CliRunner().invoke(main, ["--root", str(root), "plan"])
-    assert "routing.yaml: rules[0].topic: topic 'pager' is not declared" in result.output
-    (root / "schemas" / "routing.yaml").write_text("rules: [\n")
-    assert "routing.yaml:" in CliRunner().invoke(main, ["--root", str(root), "plan"]).output
+    assert "channels.yaml: channels.critical-pages.topic: topic 'pager' is not declared" in result.output
+    (root / "schemas" / "channels.yaml").write_text("channels: [\n")
+    assert "channels.yaml:" in CliRunner().invoke(main, ["--root", str(root), "plan"]).output
 
 
 def test_options_beat_environment_which_beats_dotenv(tmp_path, bare_fake, project):
@@ -290,7 +291,7 @@ def test_appwrite_json_matches_the_schema(project, schema):
     for table, spec in zip(generated["tables"], schema.tables):
         assert [c["key"] for c in table["columns"]] == [c.key for c in spec.columns]
         assert [(i["key"], i["columns"]) for i in table["indexes"]] == [(i.key, list(i.columns)) for i in spec.indexes]
-    assert {t["$id"] for t in generated["topics"]} == {r.topic for r in schema.rules}
+    assert {t["$id"] for t in generated["topics"]} == {c["topic"] for c in schema.section("channels").values()}
     assert "projectName" not in generated and "settings" not in generated
 
 
@@ -390,25 +391,29 @@ def test_a_non_utf8_schema_or_env_file_is_one_line(tmp_path, project):
     assert result.exit_code == 3 and ".env" in result.output and "Traceback" not in result.output
 
 
-def test_missing_routing_or_functions_file_is_an_error(tmp_path, project, bare_fake):
-    for name in ("routing.yaml", "functions.yaml"):
+def test_missing_channels_or_functions_file_is_an_error(tmp_path, project, bare_fake):
+    import yaml
+    for name in ("channels.yaml", "functions.yaml"):
         root = tmp_path / name
         shutil.copytree(project.root / "schemas", root / "schemas")
         (root / "functions").mkdir()
         (root / "schemas" / name).unlink()
         result = CliRunner().invoke(main, ["--root", str(root), "appwrite-json"], catch_exceptions=True)
         assert result.exit_code == 3 and name in result.output, result.output
-    root = tmp_path / "empty-routes"
+    root = tmp_path / "no-channels"
     shutil.copytree(project.root / "schemas", root / "schemas")
     (root / "functions").mkdir()
-    (root / "schemas" / "routing.yaml").write_text("")
+    path = root / "schemas" / "channels.yaml"
+    doc = yaml.safe_load(path.read_text())
+    del doc["channels"]
+    path.write_text(yaml.safe_dump(doc))
     result = CliRunner().invoke(main, ["--root", str(root), "appwrite-json"], catch_exceptions=True)
-    assert result.exit_code == 3 and "rules: []" in result.output
-    (root / "schemas" / "routing.yaml").write_text("rules: []\n")
+    assert result.exit_code == 3 and "channels: {}" in result.output, result.output
+    path.write_text(yaml.safe_dump({**doc, "channels": {}}))
     env = {"APPWRITE_ENDPOINT": bare_fake.endpoint, "APPWRITE_PROJECT_ID": bare_fake.project,
            "APPWRITE_API_KEY": bare_fake.key}
     result = CliRunner().invoke(main, ["--root", str(root), "plan"], env=env, catch_exceptions=True)
-    assert "no routes" in result.output
+    assert "declares no channels" in result.output, result.output
 
 
 def test_topics_warns_about_the_25_target_cap_on_servers_before_1_9_5(cli, bare_fake):

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from provision.runtime import invoke
-from support import TOKEN, all_captures, body_of, webhook_request
+from support import TOKEN, all_captures, body_of, run_dispatcher, webhook_request
 
 VOLATILE = {"$createdAt", "$updatedAt", "$sequence", "lastSeenAt"}
 
@@ -132,8 +132,10 @@ A = one_alert(fingerprint="000000000000000a", labels={"alertname": "A", "severit
 B = one_alert(fingerprint="000000000000000b", labels={"alertname": "B", "severity": "critical"})
 
 
-def _announced(fake) -> list[str]:
-    """Every alert name in every message (one line per alert in sms content)."""
+def _announced(fake, dispatcher) -> list[str]:
+    """Every alert name in every message (one line per alert in sms content), once the
+    dispatcher has sent what the deliveries recorded."""
+    assert run_dispatcher(dispatcher, fake.key).status == 200
     names = []
     for m in fake.messages():
         if m["providerType"] == "sms":
@@ -142,12 +144,12 @@ def _announced(fake) -> list[str]:
 
 
 @pytest.mark.parametrize("latency", [0.0, 0.02])
-def test_two_concurrent_executions_never_announce_a_transition_twice(processor, appwrite_env, latency):
+def test_two_concurrent_executions_never_announce_a_transition_twice(processor, dispatcher, appwrite_env, latency):
     fake = appwrite_env
     fake.latency = latency
     results = _run_at_once(processor, [body(A), body(A, B)])
     assert [r.status for r in results] == [200, 200], [r.body for r in results]
-    assert _announced(fake) == ["A", "B"]
+    assert _announced(fake, dispatcher) == ["A", "B"]
     alerts = fake.rows("monitoring", "alerts")
     assert {fp: (r["status"], r["occurrences"]) for fp, r in alerts.items()} == {
         "000000000000000a": ("firing", 1), "000000000000000b": ("firing", 1)}
@@ -155,7 +157,7 @@ def test_two_concurrent_executions_never_announce_a_transition_twice(processor, 
 
 
 @pytest.mark.parametrize("latency", [0.0, 0.02])
-def test_a_concurrent_stale_repeat_never_undoes_a_resolve(processor, appwrite_env, latency):
+def test_a_concurrent_stale_repeat_never_undoes_a_resolve(processor, dispatcher, appwrite_env, latency):
     fake = appwrite_env
     assert deliver(processor, body(A)).status == 200
     fake.latency = latency
@@ -164,16 +166,17 @@ def test_a_concurrent_stale_repeat_never_undoes_a_resolve(processor, appwrite_en
         results = _run_at_once(processor, [body(resolve, status="resolved"), body(A)])
         assert [r.status for r in results] == [200, 200]
         assert fake.rows("monitoring", "alerts")["000000000000000a"]["status"] == "resolved"
+    assert run_dispatcher(dispatcher, fake.key).status == 200
     resolves = [m for m in fake.messages() if "RESOLVED" in json.dumps(m["data"])]
     assert len(resolves) == 3  # one per (topic, medium): sms, push, email; never a second copy
 
 
-def test_identical_concurrent_copies_send_each_message_once(processor, appwrite_env):
+def test_identical_concurrent_copies_send_each_message_once(processor, dispatcher, appwrite_env):
     fake = appwrite_env
     fake.latency = 0.01
     results = _run_at_once(processor, [body(A, B)] * 3)
     assert all(r.status == 200 for r in results)
-    assert _announced(fake) == ["A", "B"] and len(fake.messages()) == 3
+    assert _announced(fake, dispatcher) == ["A", "B"] and len(fake.messages()) == 3
 
 
 def test_a_missing_scope_is_one_line_naming_it_before_any_write(processor, appwrite_env):

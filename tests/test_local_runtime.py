@@ -78,7 +78,7 @@ def test_serve_routes_and_prints_one_line_per_request(server):
     assert srv.functions.run_scheduled("alert-janitor").json() == {"resolved": 0, "moreLeft": False}
     log = out.getvalue()
     assert "POST /any/path?x=1 -> alert-processor 200" in log and "POST /functions/alert-janitor/ -> alert-janitor 401" in log
-    assert log.count("sent ") == 3 and TOKEN not in log
+    assert "queued 2 notifications for the alert-dispatcher" in log and TOKEN not in log
 
 
 def test_run_gives_a_scheduled_function_the_cron_context(project, tmp_path, monkeypatch):
@@ -89,7 +89,7 @@ def test_run_gives_a_scheduled_function_the_cron_context(project, tmp_path, monk
     typo = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-janitor", "--db", str(tmp_path / "r2.db")])
     assert typo.exit_code == 3 and "no such store" in typo.output and not (tmp_path / "r2.db").exists()
     unknown = CliRunner().invoke(main, ["--root", str(project.root), "run", "nope"])
-    assert unknown.exit_code == 3 and "known: alert-processor, alert-janitor" in unknown.output
+    assert unknown.exit_code == 3 and "known: alert-processor, alert-janitor, alert-api, alert-dispatcher" in unknown.output
 
 
 def test_send_test_posts_a_delivery_and_prints_the_answer(server, project):

@@ -28,8 +28,14 @@ def test_tables_and_columns_come_from_the_schema(processor, sqlite_env, schema):
 
 
 def test_messages_land_in_the_outbox_once(processor, sqlite_env):
+    from alertwrite.channels.dispatch import run_due
+    from alertwrite.settings import load_settings
+    from provision.project import find_project
+    settings = load_settings({"ALERTWRITE_BACKEND": "sqlite", "ALERTWRITE_SQLITE_PATH": str(sqlite_env)}, {},
+                             need_tokens=False)
     for n in ("0001", "0001", "0003", "0004", "0005"):
         assert invoke(processor, webhook_request(body_of(n))).status == 200
+        run_due(None, find_project().load_schema(), settings)  # what the alert-dispatcher does on each create
     outbox = rows(sqlite_env, "messages")
     assert [(m["medium"], json.loads(m["topics"])) for m in outbox[:3]] == [
         ("push", ["critical-alerts"]), ("sms", ["critical-alerts"]), ("email", ["monitoring-alerts"])]
@@ -49,7 +55,8 @@ def test_whole_corpus_matches_the_appwrite_backend(processor, sqlite_env, appwri
     appwrite_rows = {fp: (r["status"], r["occurrences"], r["startsAt"])
                      for fp, r in appwrite_env.rows("monitoring", "alerts").items()}
     assert sqlite_rows == appwrite_rows
-    assert len(rows(sqlite_env, "messages")) == len(appwrite_env.messages())
+    assert sorted(r["$id"] for r in rows(sqlite_env, "notifications")) == \
+        sorted(appwrite_env.rows("monitoring", "notifications"))
 
 
 def test_concurrent_deliveries_are_safe(processor, sqlite_env):
@@ -66,7 +73,7 @@ def test_concurrent_deliveries_are_safe(processor, sqlite_env):
     for t in threads:
         t.join()
     assert statuses == [200] * 8
-    assert len(rows(sqlite_env, "messages")) == 3 + 1
+    assert len(rows(sqlite_env, "notifications")) == 2 + 1
 
 
 def test_a_locked_store_answers_503_and_loses_nothing(processor, sqlite_env, monkeypatch):
@@ -187,7 +194,8 @@ def test_a_failed_commit_fails_every_delivery_of_the_batch(schema, tmp_path):
 def test_changes_are_logged_with_the_commit(processor, sqlite_env):
     assert invoke(processor, webhook_request(body_of("0001"))).status == 200
     changes = rows(sqlite_env, "_changes")
-    assert {(c["tbl"], c["action"]) for c in changes} == {("alerts", "create"), ("alert_episodes", "create"),
-                                                       ("alert_transitions", "create")}
+    assert {(c["tbl"], c["action"]) for c in changes} == {
+        ("alerts", "create"), ("alert_episodes", "create"), ("alert_transitions", "create"),
+        ("notifications", "create"), ("channels", "create")}  # declared channels are seeded on first use
     assert invoke(processor, webhook_request(body_of("0001"))).status == 200  # a repeat touches lastSeenAt
     assert rows(sqlite_env, "_changes")[-1]["action"] == "update"

@@ -5,21 +5,23 @@ Order matters for "nothing lost, nothing sent twice", also with executions runni
 2. decide transitions (pure, lifecycle.py);
 3. claim each transition (a deterministic row ID: a concurrent execution that decided the same
    transition gets 409 and announces nothing of it; a retry of this delivery keeps its claim);
-4. send messages with deterministic IDs: a 409 means an earlier try already sent it;
+4. record one `notifications` row per (channel, claimed transitions) with a deterministic ID
+   (the alert-dispatcher sends them; a slow chat endpoint never delays this answer);
 5. write episodes, then alerts, each carrying only changed columns. The alerts table is the
-   commit point: until it is written, a retry recomputes the same transitions and message IDs.
-   A write that finds the row changed under it (a concurrent create) decides those alerts again
-   from what is stored now, at most MAX_ROUNDS times.
+   commit point: until it is written, a retry recomputes the same transitions and notification
+   IDs. A write that finds the row changed under it (a concurrent create) decides those alerts
+   again from what is stored now, at most MAX_ROUNDS times.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from .channels import dispatch as channels
 from .lifecycle import reconcile
 from .operations.silences import mute
 from .operations.silences import stamp as stamp_silenced
-from .notify import OutboundMessage, compose
+from .notify import OutboundMessage
 from .schema import Schema
 from .stores import AlertStore, Messenger
 from .stores.rows import rows_view
@@ -35,6 +37,8 @@ class Summary:
     stored: int = 0
     transitions: dict[str, int] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
+    notifications: int = 0
+    notification_ids: list[str] = field(default_factory=list)
     truncated_alerts: int = 0
     claimed_elsewhere: int = 0
     sent: list[OutboundMessage] = field(default_factory=list)
@@ -44,7 +48,7 @@ class Summary:
             "received": self.received,
             "stored": self.stored,
             "transitions": dict(sorted(self.transitions.items())),
-            "messages": dict(sorted(self.messages.items())),
+            "notifications": self.notifications,
             "truncatedAlerts": self.truncated_alerts,
         }
         if self.claimed_elsewhere:
@@ -70,11 +74,9 @@ def process(delivery: Delivery, store: AlertStore, messenger: Messenger, schema:
         summary.claimed_elsewhere += len(plan.transitions) - len(announce)
         # A silenced alert is stored and visible but notifies nobody (operations/silences.py).
         announce, muted = mute(rows, announce, now) if rows else (announce, {})
-        for message in compose(announce, schema.rules, delivery):
-            outcome = messenger.send(message)
-            summary.messages[outcome] = summary.messages.get(outcome, 0) + 1
-            if outcome == "sent":
-                summary.sent.append(message)
+        created = channels.record(rows, schema, announce, delivery, now)
+        summary.notification_ids += created
+        summary.notifications += len(created)
         write_episodes(store, schema, plan.episodes)
         conflicts = set(write_alerts(store, schema, plan.alerts))
         summary.stored += len(plan.alerts) - len(conflicts)

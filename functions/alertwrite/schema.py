@@ -36,6 +36,8 @@ class Column:
     # Appwrite's string formats: email, url, ip, or enum (one of `elements`).
     format: str = ""
     elements: tuple[str, ...] = ()
+    # Appwrite encrypts the value at rest; such a column cannot be queried or indexed.
+    encrypt: bool = False
 
     def row_bytes(self) -> int:
         """Bytes this column takes of the 65535-byte row (utopia Adapter/SQL.php getSQLType)."""
@@ -71,6 +73,8 @@ class Column:
             out["format"] = self.format
         if self.elements:
             out["elements"] = list(self.elements)
+        if self.encrypt:
+            out["encrypt"] = True
         return out
 
 

@@ -21,6 +21,7 @@ SYSTEM_ROW_BYTES = 1067  # what $id, $sequence, $permissions ... take of it
 MAX_STRING_SIZE = 1_073_741_824
 MAX_COLUMNS = 1010
 MAX_INDEXES = 58
+MIN_ENCRYPTED_SIZE = 150  # appwrite app/init/constants.php APP_DATABASE_ENCRYPT_SIZE_MIN
 
 
 def parse_schema(doc: dict) -> Schema:
@@ -107,7 +108,11 @@ class _Parser:
             raise SchemaError(f"{where}.elements", "an enum column lists its elements (and only an enum does)")
         if fmt == "enum" and default is not None and default not in elements:
             raise SchemaError(f"{where}.default", f"{default!r} is not one of the elements")
-        return Column(key, ctype, required, size, default, array, low, high, fmt, elements)
+        encrypt = bool(spec.get("encrypt", False))
+        if encrypt and (ctype != "string" or size < MIN_ENCRYPTED_SIZE):
+            # String/Create.php: "Encrypted strings require a minimum size of 150 characters."
+            raise SchemaError(f"{where}.encrypt", f"only string columns of size >= {MIN_ENCRYPTED_SIZE} can be encrypted")
+        return Column(key, ctype, required, size, default, array, low, high, fmt, elements, encrypt)
 
     def index(self, key: str, spec: object, columns: dict[str, Column], where: str) -> Index:
         self._id(key, where)
@@ -122,6 +127,8 @@ class _Parser:
         for col in cols:
             if col not in columns and col not in system:
                 raise SchemaError(f"{where}.columns", f"unknown column {col!r}")
+            if col in columns and columns[col].encrypt:
+                raise SchemaError(f"{where}.columns", f"column {col!r} is encrypted and cannot be indexed")
         length = sum(columns[c].index_length() if c in columns else 36 for c in cols)
         if itype != "fulltext" and length > MAX_INDEX_LENGTH:
             raise SchemaError(f"{where}.columns",

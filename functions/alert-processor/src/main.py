@@ -9,6 +9,7 @@ import os
 import traceback
 
 from .alertwrite.auth import check_bearer
+from .alertwrite.channels.worker import announce
 from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.processor import process
 from .alertwrite.schema import load_bundled
@@ -51,9 +52,9 @@ def _handle(context):
     finally:
         for warning in take_new_warnings():
             context.log(f"Appwrite warning (shown once): {warning}")
-    for message in summary.sent:
-        headline = message.subject or message.content.splitlines()[0]
-        context.log(f"sent {message.medium} to {','.join(message.topics)}: {headline} (id {message.id})")
+    if summary.notifications:
+        announce()  # committed: wake serve's dispatcher thread (no listener on Appwrite)
+        context.log(f"queued {summary.notifications} notifications for the alert-dispatcher")
     if delivery.truncated_alerts:
         context.log(f"delivery {delivery.group_key!r} was truncated by max_alerts: "
                     f"{delivery.truncated_alerts} alerts not received")

@@ -11,12 +11,11 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
-from ..errors import StoreMisconfigured, StoreUnavailable
 from ..records import fit_row
 from ..schema import Schema
 from ..timeutil import format_ms, utcnow
 from .rows import PAGE, RowQueryError, Where, check_query, clamp_limit
-from .sqlite import connect, q
+from .sqlite import q
 
 _COMPARE = {"=": "IS", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -29,22 +28,12 @@ class SqliteRows:
     @classmethod
     @contextmanager
     def transaction(cls, path: str, schema: Schema) -> Iterator["SqliteRows"]:
-        conn = connect(path, schema)
-        try:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(f"SQLite {path}: {exc}") from None
-            try:
-                yield cls(conn, schema)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite {path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreMisconfigured(f"SQLite {path}: {exc}") from None
+        """One unit of intake's group commit (stores/sqlite.py), so every writer of the file
+        queues on the same lock and commits durably before the block exits."""
+        from .sqlite import transaction
+
+        with transaction(path, schema) as conn:
+            yield cls(conn, schema)
 
     # -- reads ---------------------------------------------------------------------------
     def get(self, table: str, row_id: str) -> dict | None:

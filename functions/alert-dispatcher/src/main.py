@@ -1,0 +1,49 @@
+"""alert-dispatcher: sends due notifications to their channels.
+
+Triggered by the notifications row *create* event (then only that row's channel is served)
+and every minute by its schedule (everything due: retries, deferred budgets). It updates
+notification rows and creates attempt rows, and subscribes to neither, so it never
+re-triggers itself (appwrite/appwrite#3025).
+"""
+import json
+import os
+import traceback
+
+from .alertwrite.channels.dispatch import run_due
+from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
+from .alertwrite.schema import load_bundled
+from .alertwrite.settings import MissingSettings, load_settings
+from .alertwrite.timeutil import utcnow
+
+
+def main(context):
+    try:
+        return _handle(context)
+    except Exception:
+        context.error("internal error: " + traceback.format_exc(limit=8))
+        return context.res.json({"error": "internal_error"}, statusCode=500)
+
+
+def _handle(context):
+    req = context.req
+    try:
+        settings = load_settings(dict(os.environ), req.headers, need_tokens=False)
+    except MissingSettings as exc:
+        context.error(f"not configured: {exc}")
+        return context.res.json({"error": "not_configured"}, statusCode=500)
+    channel, title = None, ""
+    if req.headers.get("x-appwrite-trigger") == "event":
+        try:
+            row = json.loads(req.body_text or "{}")
+            channel, title = row.get("channel") or None, str(row.get("title") or "")
+        except (ValueError, AttributeError):
+            channel = None
+    try:
+        summary = run_due(None, load_bundled(), settings, utcnow(), channel=channel)
+    except (StoreUnavailable, StoreMisconfigured) as exc:
+        return store_failure_answer(context, exc, "dispatch")
+    if title:
+        context.log(f"notification for {channel}: {title}")
+    if summary["due"]:
+        context.log("dispatched: " + json.dumps(summary, sort_keys=True))
+    return context.res.json(summary)
