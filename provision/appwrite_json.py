@@ -24,7 +24,9 @@ def generate(schema: Schema, project_id: str = "your-project-id") -> dict:
                      "default": col.default}
             if col.type == "string":
                 entry["size"] = col.size
-                entry["format"] = ""
+                entry["format"] = col.format
+                if col.elements:
+                    entry["elements"] = list(col.elements)
                 if col.encrypt:
                     entry["encrypt"] = True
             if col.type in ("integer", "double"):

@@ -12,6 +12,7 @@ from . import live as live_state
 from .apply import Applier, ApplyError
 from .cli import EXIT_DIFFERENCES, Failure, State, emit, main, pass_state, progress
 from .plan import add_channel_steps, diff
+from .project import schema_warnings
 from .services import Services
 
 
@@ -36,7 +37,7 @@ def _confirm(question: str, yes: bool) -> None:
         return
     try:
         agreed = click.confirm(question, default=False, err=True)
-    except click.Abort:
+    except (click.Abort, EOFError, RuntimeError, OSError):  # stdin at its end, or closed ("lost sys.stdin")
         agreed = False
     if not agreed:
         raise Failure("nothing changed (answer y, or pass --yes)")
@@ -49,6 +50,8 @@ def _confirm(question: str, yes: bool) -> None:
 def plan(state: State, check, as_json):
     """Show what apply would change, comparing only what schemas/ owns."""
     schema, services, _, result = _plan(state)
+    for warning in schema_warnings(schema):
+        progress(f"warning: {warning}")
     lines = result.lines() + _declared_changes(state, schema, result)
     text = "\n".join(lines) if lines else "Everything up to date"
     extras = [s.line("unmanaged:").replace("unmanaged: delete ", "unmanaged ") for s in result.unmanaged]

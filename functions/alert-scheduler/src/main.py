@@ -51,5 +51,8 @@ def _handle(context):
                                 statusCode=503 if exc.transient else 500)
     except (StoreUnavailable, StoreMisconfigured) as exc:
         return store_failure_answer(context, exc, "scheduler run")
+    for name, result in summary.items():
+        if isinstance(result, dict) and result.get("error"):
+            context.error(f"{name}: {result['error']}")
     context.log("scheduler run: " + json.dumps(summary, sort_keys=True))
     return context.res.json({"at": now.isoformat(timespec="seconds"), **summary})

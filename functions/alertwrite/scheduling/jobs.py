@@ -2,7 +2,8 @@
 
 Each job is `job(rows, schema, settings, now) -> dict` and idempotent under overlapping runs.
 Silences expire before escalation, so an expired silence restarts escalation in the same run.
-channels.dispatch.run_due (channels) adds its line when it lands.
+Console acks come before escalation, so an ack set in the Appwrite console stops the next step.
+Notification retries are alert-dispatcher's own one-minute schedule, not a job here.
 """
 from __future__ import annotations
 
@@ -10,19 +11,21 @@ import os
 from datetime import timedelta
 
 from ..operations.silences import expire_due
-from ..janitor import DEFAULT_STALE_AFTER_MINUTES, sweep
+from ..janitor import stale_after_minutes, sweep
+from ..operations.manual import sweep_console_acks
 from . import escalation_job, heartbeats, retention
 from .notify import legacy_backend
 
 
 def janitor(rows, schema, settings, now) -> dict:
     """The former alert-janitor function; ALERTWRITE_STALE_AFTER_MINUTES still rules it (0 = off)."""
-    raw = os.environ.get("ALERTWRITE_STALE_AFTER_MINUTES") or DEFAULT_STALE_AFTER_MINUTES
     try:
-        minutes = float(raw)
-    except ValueError:
-        raise ValueError("ALERTWRITE_STALE_AFTER_MINUTES must be a number of minutes (0 turns the janitor off)") from None
-    if minutes <= 0:
+        minutes = stale_after_minutes(os.environ.get("ALERTWRITE_STALE_AFTER_MINUTES", ""))
+    except ValueError as exc:
+        # Said in the run's answer and log, but escalation and the other jobs still run:
+        # a janitor typo must not stop paging.
+        return {"error": f"ALERTWRITE_STALE_AFTER_MINUTES {exc} (0 turns the janitor off)"}
+    if minutes == 0:
         return {"off": True}
     store, _ = legacy_backend(rows)
     return sweep(store, schema, now, timedelta(minutes=minutes)).to_dict()
@@ -30,6 +33,7 @@ def janitor(rows, schema, settings, now) -> dict:
 
 JOBS = [
     ("silences", expire_due),
+    ("console_acks", sweep_console_acks),
     ("heartbeats", heartbeats.run),
     ("escalation", escalation_job.run),
     ("janitor", janitor),
