@@ -107,4 +107,5 @@ def main(ctx: click.Context, endpoint, project, key, root):
 
 
 from . import commands, deploy_commands, schema_commands  # noqa: E402,F401  (register the commands)
-from . import channel_commands  # noqa: E402,F401
+from . import alert_commands  # noqa: E402,F401  (alerts, silences, audit)
+from . import channel_commands  # noqa: E402,F401  (channels, notifications)

@@ -1,6 +1,7 @@
 """The command definitions; each is a few lines over the library."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from alertwrite.auth import parse_tokens
 from .bundle import build_bundle
 from .cli import Failure, State, main, pass_state, progress
 from .connection import setting
-from .local import Backend, Functions, LocalServer, banner
+from .http_server import listen
+from .local import CONSOLE_DIR, Backend, Functions, LocalServer, StartupError, banner, start_workers, stop_workers
 from .receiver import new_token, receiver_block
 from .send_test import post, test_delivery
 
@@ -29,11 +31,19 @@ def _backend(state: State, kind: str, db: str) -> Backend:
 @click.option("--db", default="alertwrite.db", show_default=True, help="SQLite file of the embedded store")
 @click.option("--backend", type=click.Choice(["sqlite", "appwrite"]), default="sqlite", show_default=True,
               help="appwrite: use the project from --endpoint/--project/--key instead of SQLite")
+@click.option("--request-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 600),
+              help="seconds a request may take to arrive whole before its connection is closed")
+@click.option("--threads", default=128, show_default=True, type=click.IntRange(1, 512),
+              help="function executions in flight at once, per worker")
+@click.option("--workers", default=min(2, os.cpu_count() or 1), show_default=True, type=click.IntRange(1, 64),
+              help="processes serving the port (SQLite commits stay serialised and batched)")
 @pass_state
-def serve(state: State, host, port, db, backend):
+def serve(state: State, host, port, db, backend, request_timeout, threads, workers):
     """Run the bundle's functions locally, as Appwrite's runtime runs them.
 
     Any POST reaches alert-processor; other functions answer under /functions/<id>/.
+    Scheduled functions run on their schedule, row events reach the functions that
+    subscribe to them, the console is at /console/ and row changes stream at /stream.
     """
     tokens = parse_tokens(setting("ALERTWRITE_WEBHOOK_TOKENS", state.project.root))
     generated = None
@@ -41,14 +51,26 @@ def serve(state: State, host, port, db, backend):
         generated = new_token()
         tokens = (generated,)
     chosen = _backend(state, backend, db)
+    schema = state.schema()
     progress("building function bundles...")
-    functions = Functions(state.project, state.schema(), chosen, tokens)
     try:
-        server = LocalServer(functions, host, port)
+        chosen.check(schema, create=True)
+        functions = Functions(state.project, schema, chosen, tokens)
+    except StartupError as exc:
+        raise Failure(str(exc)) from None
+    console = state.project.root / CONSOLE_DIR
+    try:
+        sock = listen(host, port)
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
+
+    def make(primary: bool) -> LocalServer:
+        return LocalServer(functions, host, port, request_timeout=request_timeout, threads=threads,
+                           console_dir=console if console.is_dir() else None, sock=sock, primary=primary)
+    children = start_workers(workers, lambda: make(False).serve_forever())
+    server = make(True)
     click.echo(banner(server, chosen, generated, receiver_block))
-    dispatcher = _start_dispatcher(chosen, state.schema())  # channels: sends notifications as they are recorded
+    dispatcher = _start_dispatcher(chosen, schema)  # channels: sends notifications as they are recorded
     # Explicit handlers: a process started in the background by a script has SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -58,7 +80,8 @@ def serve(state: State, host, port, db, backend):
         pass
     finally:
         dispatcher.stop()
-        server.httpd.server_close()
+        server.stop()
+        stop_workers(children)
         click.echo("stopped", err=True)
 
 
@@ -82,7 +105,7 @@ def _stop(signum, frame):
 
 @main.command()
 @click.argument("function_id")
-@click.option("--db", default="alertwrite.db", show_default=True)
+@click.option("--db", default="alertwrite.db", show_default=True, help="SQLite file of the store (must exist)")
 @click.option("--backend", type=click.Choice(["sqlite", "appwrite"]), default="sqlite", show_default=True)
 @pass_state
 def run(state: State, function_id, db, backend):
@@ -91,7 +114,12 @@ def run(state: State, function_id, db, backend):
     if function_id not in {f.id for f in schema.functions}:
         raise Failure(f"no function {function_id!r}; known: {', '.join(f.id for f in schema.functions)}")
     tokens = parse_tokens(setting("ALERTWRITE_WEBHOOK_TOKENS", state.project.root)) or (new_token(),)
-    functions = Functions(state.project, schema, _backend(state, backend, db), tokens)
+    chosen = _backend(state, backend, db)
+    try:
+        chosen.check(schema, create=False)
+        functions = Functions(state.project, schema, chosen, tokens)
+    except StartupError as exc:
+        raise Failure(str(exc)) from None
     result = functions.run_scheduled(function_id, lambda kind, line: progress(line))
     click.echo(result.body.decode("utf-8", "replace") or f"(status {result.status})")
     if result.status >= 400:

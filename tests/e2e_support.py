@@ -168,13 +168,14 @@ class ServeProcess:
     """`python -m provision serve` as a user runs it: on the embedded SQLite store, or with
     `appwrite` set to (endpoint, project, key) as `serve --backend appwrite`."""
 
-    def __init__(self, workdir: Path, root: Path, token: str, appwrite: tuple[str, str, str] | None = None):
+    def __init__(self, workdir: Path, root: Path, token: str, appwrite: tuple[str, str, str] | None = None,
+                 extra_args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.db = workdir / "alertwrite.db"
         env = {**os.environ, "ALERTWRITE_WEBHOOK_TOKENS": token, "PYTHONUNBUFFERED": "1"}
         args = [sys.executable, "-m", "provision", "--root", str(root), "serve", "--port", str(self.port),
-                "--db", str(self.db)]
+                "--db", str(self.db), *extra_args]
         if appwrite:
             env.update(zip(("APPWRITE_ENDPOINT", "APPWRITE_PROJECT_ID", "APPWRITE_API_KEY"), appwrite))
             args += ["--backend", "appwrite"]

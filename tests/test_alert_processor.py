@@ -281,13 +281,14 @@ def test_calls_per_delivery_do_not_grow_with_alerts(processor, appwrite_env):
     first = len(fake.calls)
     assert result["notifications"] == 2
     assert first <= 8 + 3, fake.calls  # the target
-    # what the README states: 1 read of alerts, 1 of channels, 1 bulk create of notifications, 2 bulk upserts
-    assert first == 5
+    # what the README states: 3 reads (alerts, active silences, channels), 1 bulk create of
+    # notifications, 2 bulk upserts
+    assert first == 6
     fake.reset_calls()
     result = deliver(processor, synthetic(100)).json()
     assert result["notifications"] == 0 and len(fake.calls) == 2  # 1 read, 1 upsert of lastSeenAt
     fake.reset_calls()
     deliver(processor, synthetic(1000, prefix="b"))
-    assert len(fake.calls) == 27  # target <= 40; README states 27
+    assert len(fake.calls) == 28  # target <= 40; README states 28
     reads = [c for c in fake.calls if c.method == "GET"]
-    assert len(reads) == 5 + 1  # ~200 fingerprints per equal query under the 4096-char cap; 1 of channels
+    assert len(reads) == 7  # ~200 fingerprints per equal query under the 4096-char cap; silences; channels

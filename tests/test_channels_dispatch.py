@@ -13,6 +13,7 @@ from alertwrite.channels.webhook import new_secret
 from alertwrite.lifecycle import reconcile
 from alertwrite.settings import load_settings
 from alertwrite.stores import open_backend, open_rows
+from alertwrite.stores.rows import rows_view
 from alertwrite.timeutil import utcnow
 from alertwrite.webhook import parse_delivery
 from chat_fakes import ChatFakes
@@ -51,7 +52,7 @@ def env(tmp_path, schema):
             now = now or utcnow()
             with open_backend(settings, schema) as (store, _):
                 plan = reconcile(delivery, store.fetch_alerts([a.fingerprint for a in delivery.alerts]), now)
-                ids = dispatch.record(dispatch.rows_for(store), schema, plan.transitions, delivery, now)
+                ids = dispatch.record(rows_view(store), schema, plan.transitions, delivery, now)
                 store.save(plan.episodes, plan.alerts)
             return ids
 

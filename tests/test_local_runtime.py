@@ -1,6 +1,7 @@
 """The Appwrite runtime contract as `serve` reproduces it, and serve's routing."""
 import io
 import json
+import sqlite3
 import types
 
 import httpx
@@ -72,19 +73,23 @@ def test_serve_routes_and_prints_one_line_per_request(server):
                         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     assert answer.status_code == 200 and answer.json()["transitions"] == {"firing": 1}
     assert httpx.post(srv.url, content=b"{}").status_code == 401
-    janitor = httpx.post(srv.url + "functions/alert-janitor/")
-    assert janitor.status_code == 200 and janitor.json() == {"resolved": 0, "moreLeft": False}
+    janitor = httpx.post(srv.url + "functions/alert-janitor/")  # execute: [] -> refused over HTTP, as Appwrite does
+    assert janitor.status_code == 401 and janitor.json()["type"] == "function_execute_permission_missing"
+    assert srv.functions.run_scheduled("alert-janitor").json() == {"resolved": 0, "moreLeft": False}
     log = out.getvalue()
-    assert "POST /any/path?x=1 -> alert-processor 200" in log and "POST /functions/alert-janitor/ -> alert-janitor 200" in log
+    assert "POST /any/path?x=1 -> alert-processor 200" in log and "POST /functions/alert-janitor/ -> alert-janitor 401" in log
     assert "queued 2 notifications for the alert-dispatcher" in log and TOKEN not in log
 
 
 def test_run_gives_a_scheduled_function_the_cron_context(project, tmp_path, monkeypatch):
     monkeypatch.setenv("ALERTWRITE_WEBHOOK_TOKENS", TOKEN)
+    sqlite3.connect(tmp_path / "r.db").close()  # an existing (empty) store: run prepares its tables
     result = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-janitor", "--db", str(tmp_path / "r.db")])
     assert result.exit_code == 0 and json.loads(result.stdout) == {"resolved": 0, "moreLeft": False}
+    typo = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-janitor", "--db", str(tmp_path / "r2.db")])
+    assert typo.exit_code == 3 and "no such store" in typo.output and not (tmp_path / "r2.db").exists()
     unknown = CliRunner().invoke(main, ["--root", str(project.root), "run", "nope"])
-    assert unknown.exit_code == 3 and "known: alert-processor, alert-janitor, alert-dispatcher" in unknown.output
+    assert unknown.exit_code == 3 and "known: alert-processor, alert-janitor, alert-api, alert-dispatcher" in unknown.output
 
 
 def test_send_test_posts_a_delivery_and_prints_the_answer(server, project):

@@ -91,3 +91,110 @@ def test_a_locked_store_answers_503_and_loses_nothing(processor, sqlite_env, mon
         blocker.execute("ROLLBACK")
         blocker.close()
     assert invoke(processor, webhook_request(body_of("0003"))).json()["transitions"] == {"firing": 1, "unchanged": 1}
+
+
+def _committer_and_probe(schema, path):
+    from alertwrite.stores import sqlite as store
+
+    commits = []
+    committer = store.GroupCommit(str(path), schema)
+    store.on_commit.append(commits.append)
+    return store, committer, commits
+
+
+def _insert(conn, row_id):
+    conn.execute('INSERT INTO "alert_episodes" ("$id", fingerprint, startsAt, status) VALUES (?, ?, ?, ?)',
+                 (row_id, "f" + row_id, "2026-11-22T10:00:00.000+00:00", "firing"))
+
+
+def _run_queued(committer, bodies):
+    """The first unit holds the connection until the others queue behind it, as in a burst."""
+    release, results = threading.Event(), {}
+
+    def unit(name, body):
+        try:
+            with committer.unit() as conn:
+                body(conn)
+                if name == 0:
+                    release.wait(10)
+            results[name] = "ok"
+        except Exception as exc:
+            results[name] = type(exc).__name__
+    threads = [threading.Thread(target=unit, args=(0, bodies[0]))]
+    threads[0].start()
+    for _ in range(100):
+        if committer._batch is not None:
+            break
+        threading.Event().wait(0.01)
+    for i, body in enumerate(bodies[1:], 1):
+        threads.append(threading.Thread(target=unit, args=(i, body)))
+        threads[-1].start()
+    for _ in range(500):
+        if committer._waiting == len(bodies) - 1:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(10)
+    return results
+
+
+def test_deliveries_arriving_together_share_one_commit(schema, tmp_path):
+    store, committer, commits = _committer_and_probe(schema, tmp_path / "g.db")
+    try:
+        results = _run_queued(committer, [lambda c, i=i: _insert(c, f"r{i}") for i in range(5)])
+    finally:
+        store.on_commit.remove(commits.append)
+    assert results == {i: "ok" for i in range(5)}
+    assert len(commits) == 1  # five deliveries, one COMMIT (one fsync)
+    assert {r["$id"] for r in rows(tmp_path / "g.db", "alert_episodes")} == {f"r{i}" for i in range(5)}
+
+
+def test_a_failed_delivery_rolls_back_alone_and_later_ones_see_earlier_writes(schema, tmp_path):
+    store, committer, commits = _committer_and_probe(schema, tmp_path / "g.db")
+    seen = []
+
+    def failing(conn):
+        _insert(conn, "bad")
+        raise ValueError("this delivery fails after writing")
+
+    def reader(conn):
+        seen.append(sorted(r[0] for r in conn.execute('SELECT "$id" FROM "alert_episodes"')))
+        _insert(conn, "last")
+    try:
+        results = _run_queued(committer, [lambda c: _insert(c, "first"), failing, reader])
+    finally:
+        store.on_commit.remove(commits.append)
+    assert results == {0: "ok", 1: "ValueError", 2: "ok"}
+    assert seen == [["first"]]  # in arrival order, and without the failed delivery's row
+    assert sorted(r["$id"] for r in rows(tmp_path / "g.db", "alert_episodes")) == ["first", "last"]
+    assert len(commits) == 1
+
+
+def test_a_failed_commit_fails_every_delivery_of_the_batch(schema, tmp_path):
+    store, committer, _ = _committer_and_probe(schema, tmp_path / "g.db")
+    store.on_commit.clear()
+
+    def breaks_commit(conn):
+        _insert(conn, "x")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        # A deferred constraint that fails at COMMIT: the COMMIT itself errors.
+        conn.execute("CREATE TABLE IF NOT EXISTS p (id INTEGER PRIMARY KEY)")
+        conn.execute("CREATE TABLE IF NOT EXISTS c (pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)")
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+    committer._connection().execute("PRAGMA foreign_keys = ON")
+
+    def violates(conn):
+        conn.execute("INSERT INTO c (pid) VALUES (42)")
+    results = _run_queued(committer, [breaks_commit, violates])
+    assert results == {0: "StoreMisconfigured", 1: "StoreMisconfigured"} or results == {0: "StoreUnavailable", 1: "StoreUnavailable"}
+    assert rows(tmp_path / "g.db", "alert_episodes") == []  # nothing of the batch was kept
+
+
+def test_changes_are_logged_with_the_commit(processor, sqlite_env):
+    assert invoke(processor, webhook_request(body_of("0001"))).status == 200
+    changes = rows(sqlite_env, "_changes")
+    assert {(c["tbl"], c["action"]) for c in changes} == {("alerts", "create"), ("alert_episodes", "create"),
+                                                          ("notifications", "create"), ("channels", "create")}
+    assert invoke(processor, webhook_request(body_of("0001"))).status == 200  # a repeat touches lastSeenAt
+    assert rows(sqlite_env, "_changes")[-1]["action"] == "update"

@@ -7,7 +7,8 @@ Rules (Alertmanager re-sends whole groups, retries, repeats, and HA peers duplic
 - an older startsAt, or a firing copy of an episode we already saw resolve, is late:
   it never reopens or overwrites newer state (an older episode's resolve only updates
   that episode's history row);
-- an episode the janitor closed for silence reopens when Alertmanager still sends it firing;
+- an episode the janitor or an operator closed reopens when Alertmanager still sends it firing
+  (only Alertmanager's own resolve is final);
 - anything else changes nothing but `lastSeenAt`, so it sends nothing.
 """
 from __future__ import annotations
@@ -92,10 +93,14 @@ def _step(cur: AlertRecord | None, a: Alert, d: Delivery, now: datetime):
         return None, [EpisodeRecord(a.fingerprint, a.starts_at, "resolved", ends_at=a.ends_at,
                                     resolved_at=a.ends_at or now)], "late"
     if cur.status == "resolved" and firing:
-        if cur.resolved_by == JANITOR:
-            # We closed it for silence, but Alertmanager still has it firing: reopen.
-            rec = _touch(cur, a, d, now).evolve(status="firing", ends_at=None, resolved_at=None, resolved_by="")
-            return rec, [_episode(a, rec, cur.occurrences)], FIRING
+        if cur.resolved_by not in (ALERTMANAGER, ""):
+            # We (the janitor) or a person closed it, but Alertmanager still has it firing: reopen
+            # and announce it, so a still-firing problem cannot disappear silently.
+            rec = _touch(cur, a, d, now).evolve(status="firing", ends_at=None, resolved_at=None, resolved_by="",
+                                                clear_ack=True)
+            # A person's resolve was announced, so the reopen is news: FIRING AGAIN, a new
+            # message ID. The janitor's resolve was silent, so its reopen is the old firing.
+            return rec, [_episode(a, rec, cur.occurrences)], FIRING if cur.resolved_by == JANITOR else REFIRING
         return None, [], "late"
     if cur.status == "firing" and not firing:
         rec = _touch(cur, a, d, now).evolve(status="resolved", ends_at=a.ends_at,

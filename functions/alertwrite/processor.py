@@ -17,8 +17,11 @@ from datetime import datetime
 from .channels import dispatch as channels
 from .lifecycle import reconcile
 from .notify import OutboundMessage
+from .operations.silences import mute
+from .operations.silences import stamp as stamp_silenced
 from .schema import Schema
 from .stores import AlertStore, Messenger
+from .stores.rows import rows_view
 from .webhook import Delivery
 
 
@@ -50,7 +53,12 @@ def process(delivery: Delivery, store: AlertStore, messenger: Messenger, schema:
     stored = store.fetch_alerts([a.fingerprint for a in delivery.alerts])
     plan = reconcile(delivery, stored, now)
     summary.transitions = plan.counts
+    rows = rows_view(store)
+    transitions, muted = mute(rows, plan.transitions, now) if rows else (plan.transitions, {})
     # --- channels: the one change to intake (replaces compose + messenger.send) ---
-    summary.notifications = len(channels.record(channels.rows_for(store), schema, plan.transitions, delivery, now))
+    summary.notifications = len(channels.record(rows, schema, transitions, delivery, now))
     summary.stored = store.save(plan.episodes, plan.alerts)
+    if muted:
+        stamp_silenced(rows, muted)
+        summary.transitions["silenced"] = len(muted)
     return summary

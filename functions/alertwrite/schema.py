@@ -155,7 +155,7 @@ class FunctionSpec:
     commands: str = "pip install -r requirements.txt"
     secret_variables: tuple[str, ...] = ()
     variables: tuple[str, ...] = ()
-    events: tuple[str, ...] = ()  # Appwrite event triggers, e.g. databases.*.tables.x.rows.*.create
+    events: tuple[str, ...] = ()  # Appwrite events that trigger the function
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import responses
 
+from .accounts import Accounts
 from .core import ApiError, Call, FakeCore
 from .functions import Functions
 from .messaging import Messaging
@@ -18,6 +19,7 @@ class AppwriteFake(FakeCore):
         self.db = TablesDB(self)
         self.messaging = Messaging(self)
         self.functions = Functions(self)
+        self.accounts = Accounts(self)
 
     # conveniences for assertions
     def rows(self, database: str, table: str) -> dict[str, dict]:

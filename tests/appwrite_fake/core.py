@@ -63,6 +63,7 @@ class Request:
     params: dict
     body: dict
     files: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
 
 
 class FakeCore:
@@ -221,7 +222,7 @@ class FakeCore:
                     body[name] = part.get_payload(decode=True).decode()
         elif raw:
             body = json.loads(raw)
-        return Request(method, path, params, body, files)
+        return Request(method, path, params, body, files, {k.lower(): v for k, v in request.headers.items()})
 
 
 def queries_param(req: Request) -> list[dict]:

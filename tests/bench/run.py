@@ -2,6 +2,7 @@
 
     python tests/bench/run.py --out bench.json           full run (a few minutes on 2 cores)
     python tests/bench/run.py --out bench.json --quick   smaller run (under a minute)
+    python tests/bench/run.py --out storm.json --only storm   the alert storm, single-alert and 100-alert figures
 
 Every figure is measured in this run; ratios compare numbers taken side by side.
 """
@@ -20,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from measures import calls, cold_start, provisioning, throughput, wall_time  # noqa: E402
+from storm import single_alert, storm  # noqa: E402
 from provision.bundle import build_bundle  # noqa: E402
 from provision.project import find_project  # noqa: E402
 from provision.runtime import load_entrypoint  # noqa: E402
@@ -35,8 +37,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="where to write the figures as JSON")
     parser.add_argument("--quick", action="store_true", help="a smaller run of under a minute")
+    parser.add_argument("--only", choices=["storm"], help="run only this section (and the serve figures)")
     args = parser.parse_args()
     quick = args.quick
+    if args.only == "storm":
+        return storm_main(args, quick)
     project = find_project(HERE)
     schema = project.load_schema()
     bundle = build_bundle(project, "alert-processor", Path(tempfile.mkdtemp()), schema)
@@ -83,6 +88,41 @@ def main() -> int:
     print(report(figures))
     stage(f"done; figures in {args.out}")
     return 0
+
+
+def serve_figures(quick: bool) -> dict:
+    """The storm from a real Alertmanager, single-alert server time, and 100-alert throughput."""
+    from support import TOKEN
+    project = find_project(HERE)
+    work = Path(tempfile.mkdtemp(prefix="alertwrite-storm-"))
+    sizes = [1000] if quick else [1000, 5000, 10000]
+    return {"storm": storm(work / "storm", project.root, sizes, TOKEN),
+            "single": single_alert(work / "single", project.root, TOKEN, 300 if quick else 1000),
+            "throughput": throughput(project, deliveries=24 if quick else 104, per_delivery=100, clients=4)}
+
+
+def storm_main(args, quick: bool) -> int:
+    figures = {"machine": machine(), "quick": quick, **serve_figures(quick)}
+    Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+    print(storm_report(figures))
+    return 0
+
+
+def storm_report(f: dict) -> str:
+    lines = [f"Machine: {f['machine']}{' (quick run)' if f['quick'] else ''}", "",
+             "Alert storm: N single-alert groups flushed at once by a real Alertmanager", "",
+             "| groups | null receiver | serve: all stored | ratio | failed notifications (null / serve) "
+             "| messages | server time p50 / p99 |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in f["storm"]:
+        n, s = r["null"], r["serve"]
+        lines.append(f"| {r['alerts']:,} | {n['seconds']} s | {s['seconds']} s | {r['ratio']}× | {n['failed']} / {s['failed']} "
+                     f"| {s['messages']:,} | {s['p50_ms']} / {s['p99_ms']} ms |")
+    one, t = f["single"], f["throughput"]
+    lines += ["", f"Single-alert deliveries one after another: server time p50 {one['p50_ms']} ms, "
+                  f"p99 {one['p99_ms']} ms ({one['deliveries']} deliveries)",
+              f"100-alert deliveries from {t['clients']} clients: {t['serve']['alerts_per_s']:,} alerts/s "
+              f"(p50 {t['serve']['p50_ms']} ms, p99 {t['serve']['p99_ms']} ms)"]
+    return "\n".join(lines)
 
 
 def report(f: dict) -> str:

@@ -73,7 +73,8 @@ def _row(channel: str, event: Event, now: datetime) -> dict:
     return {"$id": notification_id(channel, keys), "channel": channel, "status": delivery.PENDING,
             "kind": event.kind, "title": render.fit(render.headline(event), 255),
             "transitions": json.dumps(sorted(keys)), "payload": event.to_json(), "attempts": 0,
-            "nextAttemptAt": format_ms(now)}
+            # due at once, even when a job runs "as if at" a later time (alertwrite run --at)
+            "nextAttemptAt": format_ms(min(now, utcnow()))}
 
 
 def plan_notifications(event: Event, channels: list[Channel], now: datetime,
@@ -122,16 +123,6 @@ def load_channels(rows, schema) -> list[Channel]:
         except ChannelError as exc:
             log.error("skipping channel row %s: %s", row.get("$id"), exc)
     return out
-
-
-def rows_for(store):
-    """A RowStore on the processor's own store, so the rows join the delivery's commit (SQLite:
-    the same transaction; Appwrite: the same client)."""
-    if hasattr(store, "conn"):
-        from ..stores.sqlite_rows import SqliteRows
-        return SqliteRows(store.conn, store.schema)
-    from ..stores.appwrite_rows import AppwriteRows
-    return AppwriteRows(store.tables.client, store.schema)
 
 
 def record(rows, schema, transitions: list[Transition], delivery_, now: datetime) -> list[str]:
@@ -185,22 +176,8 @@ def _context(rows, schema, settings, env: dict | None = None, **overrides) -> Co
             yield rows
             return
         from ..stores import open_rows as opener
-        if settings.backend != "sqlite":
-            with opener(settings, schema) as store:
-                yield store
-            return
-        # Queue on intake's in-process writer lock: left to SQLite's busy handler, writers in
-        # one process sleep in back-off steps of up to 100 ms (stores/sqlite.py).
-        from ..errors import StoreUnavailable
-        from ..stores.sqlite import BUSY_TIMEOUT_MS, _writer_lock
-        lock = _writer_lock(settings.sqlite_path)
-        if not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
-            raise StoreUnavailable(f"SQLite {settings.sqlite_path}: busy for {BUSY_TIMEOUT_MS} ms")
-        try:
-            with opener(settings, schema) as store:
-                yield store
-        finally:
-            lock.release()
+        with opener(settings, schema) as store:
+            yield store
 
     @contextmanager
     def open_messenger():

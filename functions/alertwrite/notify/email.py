@@ -6,7 +6,7 @@ from html import escape
 from ..lifecycle import Transition
 from ..webhook import Delivery
 from . import OutboundMessage
-from .text import LABELS, fit_lines, headline, links, truncate
+from .text import LABELS, action_links, fit_lines, headline, links, truncate
 
 MAX_SUBJECT = 998  # RFC 5322 line limit; also Appwrite's createEmail subject limit
 MAX_CONTENT = 64230  # Appwrite createEmail content limit (messaging.php)
@@ -41,4 +41,7 @@ def _block(t: Transition) -> str:
     anchors = " · ".join(f'<a href="{escape(url)}">{label}</a>' for label, url in links(t))
     if anchors:
         rows.append(f"<p>{anchors}</p>")
+    actions = " · ".join(f'<a href="{escape(url)}">{label}</a>' for label, url in action_links(t))
+    if actions:
+        rows.append(f"<p>{actions}</p>")
     return "<div>" + "".join(rows) + "</div>"

@@ -6,7 +6,7 @@ import json
 from ..lifecycle import Transition
 from ..webhook import Delivery
 from . import OutboundMessage
-from .text import LABELS, fit_lines, headline, links, truncate
+from .text import LABELS, action_links, fit_lines, headline, links, truncate
 
 MAX_TITLE = 256  # Appwrite createPush title limit
 # FCM and APNs both cap the whole notification payload at 4096 bytes.
@@ -19,6 +19,8 @@ def render(message_id: str, topic: str, items: list[Transition], delivery: Deliv
     first_link = next((url for t in items for _, url in links(t)), "")
     if first_link:
         data["url"] = first_link
+    for action, url in action_links(items[0]):  # a push opens one alert: the first one's actions
+        data[action] = url
 
     def payload_bytes(body: str) -> int:
         return len(json.dumps({"title": title, "body": body, "data": data}, ensure_ascii=False).encode())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..lifecycle import Transition
 from ..webhook import Delivery
 from . import OutboundMessage
-from .text import LABELS, fit_lines, headline, links, truncate
+from .text import LABELS, action_links, fit_lines, headline, links, truncate
 
 # Twilio rejects bodies over 1600 characters (error 21617); billing is per 153/67-char segment.
 MAX_CONTENT = 1600
@@ -12,7 +12,7 @@ MAX_LINE = 320
 
 
 def render(message_id: str, topic: str, items: list[Transition], delivery: Delivery) -> OutboundMessage:
-    lines = [truncate(_line(t), MAX_LINE)[0] for t in items]
+    lines = [truncate(_line(t), MAX_LINE)[0] + _ack(t) for t in items]
     content, left_out = fit_lines(headline(items), lines, MAX_CONTENT)
     return OutboundMessage(message_id, "sms", (topic,), content, alert_count=len(items),
                            truncated=left_out > 0)
@@ -31,3 +31,9 @@ def _line(t: Transition) -> str:
     if runbook:
         parts.append(runbook[0])
     return " ".join(parts)
+
+
+def _ack(t: Transition) -> str:
+    """The one-tap ack link, after the cut so it is never truncated."""
+    urls = [url for action, url in action_links(t) if action == "ack"]
+    return f" ack: {urls[0]}" if urls else ""

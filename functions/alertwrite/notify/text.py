@@ -56,3 +56,14 @@ def fit_lines(head: str, lines: list[str], limit: int, measure: Callable[[str], 
             return text, rest
         body = candidate
     return body, 0
+
+
+def action_links(t: Transition) -> list[tuple[str, str]]:
+    """Signed one-tap links (ack, resolve, silence) for a firing alert; [] for a resolve or
+    when links are not configured (operations/links.py)."""
+    if t.kind == "resolved":
+        return []
+    from ..operations.links import links_for
+    from ..timeutil import utcnow
+
+    return links_for(t.alert.fingerprint, t.key, utcnow())

@@ -99,3 +99,17 @@ def open_rows(settings: Settings, schema: Schema) -> Iterator[RowStore]:
 
     client = make_client(settings.endpoint, settings.project_id, settings.api_key, settings.http_timeout)
     yield AppwriteRows(client, schema)
+
+
+def rows_view(store):
+    """The RowStore over an AlertStore's own connection or client (same transaction on SQLite),
+    for code the processor runs (silences); None for a store of another kind."""
+    conn = getattr(store, "conn", None)
+    if conn is not None:
+        from .sqlite_rows import SqliteRows
+        return SqliteRows(conn, store.schema)
+    tables = getattr(store, "tables", None)
+    if tables is not None and hasattr(tables, "client"):
+        from .appwrite_rows import AppwriteRows
+        return AppwriteRows(tables.client, store.schema)
+    return None

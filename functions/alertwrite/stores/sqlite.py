@@ -1,18 +1,32 @@
 """The embedded default: the schema's tables in one SQLite file, plus a `messages` outbox.
 
 Tables, columns and indexes are derived from the same `Schema` that provisions Appwrite, so
-the names match (`alerts.fingerprint`, `alerts.status`, ...). Each delivery runs in one
-`BEGIN IMMEDIATE` transaction: concurrent requests serialise on the write lock (WAL mode keeps
-readers going), and a failure rolls the whole delivery back.
+the names match (`alerts.fingerprint`, `alerts.status`, ...).
+
+Group commit. Each delivery runs in its own SAVEPOINT inside a transaction it may share with
+the deliveries that arrive together: they take turns on one connection (so each one reads
+what the ones before it wrote, and two deliveries of one fingerprint apply in arrival order),
+and the last of a burst commits for all of them, with one fsync. A delivery is answered only
+after that COMMIT, so "2xx only once durably stored" holds; a failed delivery rolls back to
+its savepoint alone; a failed COMMIT fails every delivery of the batch (503, retried).
+This is the classic group commit of durable single-writer stores (e.g. PostgreSQL's
+commit_delay, SQLite's own advice to batch writes in one transaction:
+https://www.sqlite.org/faq.html#q19).
+
+Changes. Triggers write (table, row ID, action) of every row change into `_changes`, in the
+same transaction, so whoever reads it (serve's /stream and row events) sees exactly what was
+committed, from any process or bundle. `on_commit` callbacks only wake such readers early.
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import StoreMisconfigured, StoreUnavailable
 from ..notify import OutboundMessage
@@ -21,14 +35,19 @@ from ..schema import Column, Schema, Table
 from ..timeutil import format_ms, utcnow
 
 OUTBOX_TABLE = "messages"
+CHANGES_TABLE = "_changes"  # Appwrite IDs cannot start with "_", so no schema table clashes
 SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "double": "REAL", "boolean": "INTEGER", "datetime": "TEXT"}
 SYSTEM_COLUMNS = ('"$id" TEXT PRIMARY KEY', '"$createdAt" TEXT', '"$updatedAt" TEXT')
 OUTBOX_COLUMNS = ("medium", "topics", "subject", "content", "html", "data")
 # Long enough to ride out a neighbour's transaction, short enough to answer 503 well inside
 # Alertmanager's 10 s flush deadline when the file is really stuck.
 BUSY_TIMEOUT_MS = 3000
+# A batch closes at this size even under a continuous stream, which bounds each delivery's wait.
+MAX_BATCH = 256
 _prepared: set[str] = set()
 _prepare_lock = threading.Lock()
+# Called with the file path after every COMMIT that changed rows (serve wakes its readers).
+on_commit: list[Callable[[str], None]] = []
 
 
 def q(name: str) -> str:
@@ -59,6 +78,20 @@ def outbox_ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS {q(OUTBOX_TABLE)} ({SYSTEM_COLUMNS[0]}, {SYSTEM_COLUMNS[1]}, {cols})"
 
 
+def changes_ddl(table: str) -> list[str]:
+    """The change log and the triggers that feed it for one table. An upsert that updates
+    fires the UPDATE trigger, an insert the INSERT one (https://www.sqlite.org/lang_upsert.html)."""
+    # No AUTOINCREMENT (a write per commit to sqlite_sequence): the feed prunes only the oldest
+    # rows and keeps the newest, so a seq is never reused.
+    out = [f"CREATE TABLE IF NOT EXISTS {q(CHANGES_TABLE)} (seq INTEGER PRIMARY KEY, "
+           "tbl TEXT NOT NULL, row_id TEXT NOT NULL, action TEXT NOT NULL)"]
+    for event, action, ref in (("INSERT", "create", "NEW"), ("UPDATE", "update", "NEW"), ("DELETE", "delete", "OLD")):
+        out.append(f"CREATE TRIGGER IF NOT EXISTS {q(f'_changes_{table}_{action}')} AFTER {event} ON {q(table)} "
+                   f"BEGIN INSERT INTO {q(CHANGES_TABLE)} (tbl, row_id, action) "
+                   f"VALUES ('{table}', {ref}.\"$id\", '{action}'); END")
+    return out
+
+
 _connections = threading.local()
 
 
@@ -69,17 +102,22 @@ def connect(path: str, schema: Schema) -> sqlite3.Connection:
     conn = cache.get(path)
     try:
         if conn is None:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            with _prepare_lock:
-                if path not in _prepared:
-                    prepare(conn, schema)
-                    _prepared.add(path)
+            conn = _open(path, schema)
             cache[path] = conn
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except sqlite3.OperationalError as exc:
         cache.pop(path, None)
         raise StoreUnavailable(f"SQLite {path}: {exc}") from None
+    return conn
+
+
+def _open(path: str, schema: Schema) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    with _prepare_lock:
+        if path not in _prepared:
+            prepare(conn, schema)
+            _prepared.add(path)
     return conn
 
 
@@ -95,15 +133,167 @@ def prepare(conn: sqlite3.Connection, schema: Schema) -> None:
                 conn.execute(f"ALTER TABLE {q(table.id)} ADD COLUMN {q(col.key)} {_sql_type(col)}")
         for statement in create_indexes:
             conn.execute(statement)
+        for statement in changes_ddl(table.id):
+            conn.execute(statement)
     conn.execute(outbox_ddl())
 
 
-_writer_locks: dict[str, threading.Lock] = {}
+class _Batch:
+    def __init__(self):
+        self.members = 0
+        self.error: Exception | None = None
+        self.done = threading.Event()
 
 
-def _writer_lock(path: str) -> threading.Lock:
+class GroupCommit:
+    """One writer connection per file; deliveries take turns on it (see the module doc)."""
+
+    def __init__(self, path: str, schema: Schema):
+        self.path, self.schema = path, schema
+        self._turn = threading.Lock()  # whose delivery runs on the connection now
+        self._count = threading.Lock()
+        self._waiting = 0
+        self._batch: _Batch | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+
+    @contextmanager
+    def unit(self) -> Iterator[sqlite3.Connection]:
+        with self._count:
+            self._waiting += 1
+        got = self._turn.acquire(timeout=BUSY_TIMEOUT_MS / 1000)
+        with self._count:
+            self._waiting -= 1
+        if not got:
+            raise StoreUnavailable(f"SQLite {self.path}: busy for {BUSY_TIMEOUT_MS} ms")
+        batch = None
+        ok = False
+        try:
+            conn = self._connection()
+            if self._batch is None:
+                self._begin(conn)
+                self._batch = _Batch()
+            batch = self._batch
+            with _sqlite_errors(self.path):
+                conn.execute("SAVEPOINT delivery")
+            try:
+                yield conn
+            except BaseException:
+                self._undo(conn, batch)
+                raise
+            with _sqlite_errors(self.path):
+                conn.execute("RELEASE delivery")
+            batch.members += 1
+            ok = True
+        finally:
+            # The last of a burst commits for all; a batch also closes when it is full.
+            if batch is not None and batch is self._batch and (self._waiting == 0 or batch.members >= MAX_BATCH):
+                self._batch = None
+                self._commit(batch)
+            self._turn.release()
+        if ok:
+            while not batch.done.wait(0.05):
+                self._commit_if_abandoned(batch)
+            if batch.error is not None:
+                raise batch.error
+
+    def _commit_if_abandoned(self, batch: _Batch) -> None:
+        # The delivery expected to commit gave up waiting for its turn: commit for it.
+        if self._turn.acquire(blocking=False):
+            try:
+                if batch is self._batch and self._waiting == 0:
+                    self._batch = None
+                    self._commit(batch)
+            finally:
+                self._turn.release()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            with _sqlite_errors(self.path):
+                self._conn = _open(self.path, self.schema)
+        with _sqlite_errors(self.path):
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return self._conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        # Writers in other processes (serve's workers) queue on an flock, which hands over at
+        # once; left to SQLite's busy handler they would sleep in steps of up to 100 ms.
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.path + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            raise StoreUnavailable(f"SQLite {self.path}: {exc}") from None
+
+    def _end(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _undo(self, conn: sqlite3.Connection, batch: _Batch) -> None:
+        try:
+            conn.execute("ROLLBACK TO delivery")
+            conn.execute("RELEASE delivery")
+        except sqlite3.Error:
+            pass
+        if not conn.in_transaction:
+            # SQLite rolled the whole transaction back (disk full, I/O error): the batch is lost.
+            batch.error = StoreUnavailable(f"SQLite {self.path}: transaction aborted")
+            self._batch = None
+            self._end()
+            batch.done.set()
+
+    def _commit(self, batch: _Batch) -> None:
+        conn = self._conn
+        if batch.error is None:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                batch.error = (StoreUnavailable if isinstance(exc, sqlite3.OperationalError)
+                               else StoreMisconfigured)(f"SQLite {self.path}: {exc}")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+        self._end()
+        batch.done.set()
+        if batch.error is None and batch.members:
+            for callback in list(on_commit):
+                try:
+                    callback(self.path)
+                except Exception:  # a reader's problem must never fail a stored delivery
+                    pass
+
+
+@contextmanager
+def _sqlite_errors(path: str):
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"SQLite {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreMisconfigured(f"SQLite {path}: {exc}") from None
+
+
+_committers: dict[str, GroupCommit] = {}
+
+
+def group_commit(path: str, schema: Schema) -> GroupCommit:
     with _prepare_lock:
-        return _writer_locks.setdefault(path, threading.Lock())
+        committer = _committers.get(path)
+        if committer is None:
+            committer = _committers[path] = GroupCommit(path, schema)
+        return committer
+
+
+@contextmanager
+def transaction(path: str, schema: Schema) -> Iterator[sqlite3.Connection]:
+    """A unit of work on the file: a savepoint in the current group-commit batch.
+    Everything in the `with` block commits together (durably, before the block exits) or not at all."""
+    with group_commit(path, schema).unit() as conn:
+        with _sqlite_errors(path):
+            yield conn
 
 
 class SqliteBackend:
@@ -113,35 +303,8 @@ class SqliteBackend:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[tuple["SqliteStore", "SqliteOutbox"]]:
-        # Writers in this process queue on a lock, which hands over at once; left to
-        # SQLite's busy handler they would sleep in back-off steps of up to 100 ms.
-        writer = _writer_lock(self.path)
-        if not writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
-            raise StoreUnavailable(f"SQLite {self.path}: busy for {BUSY_TIMEOUT_MS} ms")
-        try:
-            with self._transaction() as pair:
-                yield pair
-        finally:
-            writer.release()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[tuple["SqliteStore", "SqliteOutbox"]]:
-        conn = connect(self.path, self.schema)
-        try:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(f"SQLite {self.path}: {exc}") from None
-            try:
-                yield SqliteStore(conn, self.schema), SqliteOutbox(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite {self.path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreMisconfigured(f"SQLite {self.path}: {exc}") from None
+        with transaction(self.path, self.schema) as conn:
+            yield SqliteStore(conn, self.schema), SqliteOutbox(conn)
 
 
 class SqliteStore:

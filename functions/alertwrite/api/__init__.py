@@ -1,0 +1,3 @@
+"""The operator API (function alert-api). Each capability registers its routes by one import."""
+from . import meta_routes  # noqa: F401
+from . import alerts_routes  # noqa: F401

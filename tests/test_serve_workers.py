@@ -1,0 +1,52 @@
+"""serve with several worker processes: one port, one store, nothing announced twice."""
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import httpx
+
+from e2e_support import ServeProcess
+from support import TOKEN, body_of
+
+
+def overlapping(fingerprints: list[str]) -> bytes:
+    doc = json.loads(body_of("0001"))
+    template = doc["alerts"][0]
+    doc["alerts"] = [{**template, "fingerprint": fp, "labels": {**template["labels"], "instance": fp}} for fp in fingerprints]
+    return json.dumps(doc).encode()
+
+
+def test_two_workers_share_the_store_and_never_announce_a_transition_twice(project, tmp_path):
+    serve = ServeProcess(tmp_path, project.root, TOKEN, extra_args=("--workers", "2"))
+    try:
+        children = Path(f"/proc/{serve.process.proc.pid}/task/{serve.process.proc.pid}/children").read_text().split()
+        assert len(children) == 1  # the primary process and one forked worker
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        statuses, fired = [], []
+
+        def post(body):
+            with httpx.Client() as client:  # a connection of its own, so both workers get work
+                answer = client.post(serve.url, content=body, headers=headers, timeout=30)
+                statuses.append(answer.status_code)
+                fired.append(answer.json()["transitions"].get("firing", 0))
+        for round_ in range(15):
+            a, b = f"a{round_:02d}", f"b{round_:02d}"
+            threads = [threading.Thread(target=post, args=(overlapping(fps),)) for fps in ([a], [a, b], [a, b], [b])]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert statuses == [200] * 60
+        conn = sqlite3.connect(serve.db)
+        try:
+            alerts = conn.execute("SELECT COUNT(*), SUM(occurrences) FROM alerts").fetchone()
+            per_medium = dict(conn.execute("SELECT medium, COUNT(*) FROM messages GROUP BY medium").fetchall())
+        finally:
+            conn.close()
+        assert alerts == (30, 30)
+        assert sum(fired) == 30  # every alert's firing announced by exactly one delivery
+        # Per round one or two messages per medium (a and b together, or one after the other), never more.
+        assert per_medium and all(15 <= n <= 30 for n in per_medium.values()), per_medium
+    finally:
+        serve.stop()
