@@ -32,6 +32,10 @@ def _handle(context):
         context.error(f"not configured: {exc}")
         return context.res.json({"error": "not_configured"}, statusCode=500)
     channel = None
+    if req.headers.get("x-appwrite-trigger") == "event" and os.environ.get("ALERTWRITE_DISPATCH_THREAD") == "running":
+        # `alertwrite serve` runs the dispatcher as a thread woken by each commit; a second,
+        # per-row run would only race it for the claims.
+        return context.res.json({"skipped": "serve's dispatcher thread sends it"})
     if req.headers.get("x-appwrite-trigger") == "event":
         try:
             channel = json.loads(req.body_text or "{}").get("channel") or None
