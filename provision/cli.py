@@ -108,4 +108,4 @@ def main(ctx: click.Context, endpoint, project, key, root):
 
 from . import commands, deploy_commands, schema_commands  # noqa: E402,F401  (register the commands)
 from . import alert_commands  # noqa: E402,F401  (alerts, silences, audit)
-from . import channel_commands  # noqa: E402,F401  (channels, notifications)
+from . import channel_commands  # noqa: E402,F401

@@ -67,13 +67,9 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
     def make(primary: bool) -> LocalServer:
         return LocalServer(functions, host, port, request_timeout=request_timeout, threads=threads,
                            console_dir=console if console.is_dir() else None, sock=sock, primary=primary)
-    def child() -> None:
-        _start_dispatcher(chosen, schema)  # after the fork: each process wakes its own on its commits
-        make(False).serve_forever()
-    children = start_workers(workers, child)
+    children = start_workers(workers, lambda: make(False).serve_forever())
     server = make(True)
     click.echo(banner(server, chosen, generated, receiver_block))
-    dispatcher = _start_dispatcher(chosen, schema)  # channels: sends notifications as they are recorded
     # Explicit handlers: a process started in the background by a script has SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -82,28 +78,9 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
     except KeyboardInterrupt:
         pass
     finally:
-        dispatcher.stop()
         server.stop()
         stop_workers(children)
         click.echo("stopped", err=True)
-
-
-def _start_dispatcher(chosen: Backend, schema):
-    """The alert-dispatcher's work as a thread: woken by each delivery's commit, polling for retries."""
-    import os
-
-    from alertwrite.channels.worker import Worker
-    from alertwrite.settings import Settings
-    if chosen.kind == "sqlite":
-        if os.environ.get("ALERTWRITE_DISPATCH_THREAD") == "0":
-            # only the change feed's alert-dispatcher executions (one per notifications row create)
-            return _NoWorker()
-        settings = Settings((), "sqlite", sqlite_path=str(chosen.db_path))
-    else:
-        c = chosen.connection
-        settings = Settings((), "appwrite", endpoint=c.endpoint, project_id=c.project, api_key=c.key)
-    os.environ["ALERTWRITE_DISPATCH_THREAD"] = "running"  # alert-dispatcher's event runs step aside
-    return Worker(settings, schema, env=dict(os.environ)).start()
 
 
 def _stop(signum, frame):
@@ -172,8 +149,3 @@ def bundle(state: State, out):
     for fn in schema.functions:
         path = build_bundle(state.project, fn.id, state.project.root / out, schema)
         click.echo(str(path))
-
-
-class _NoWorker:
-    def stop(self) -> None:
-        pass

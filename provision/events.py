@@ -21,6 +21,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from .http_server import log_sink
+
 STREAM_TABLES = {"alerts", "notifications", "audit_log", "audit"}
 KEEP_CHANGES = 10_000  # rows of _changes kept after they were read
 HEARTBEAT_S = 15
@@ -107,7 +109,7 @@ class ChangeFeed:
 
     def _execute(self, fid: str, event: str, table: str, row_id: str) -> None:
         body = json.dumps(self.row(table, row_id)).encode()
-        result = self.functions.run_event(fid, event, body, lambda kind, line: self.say("  " + line.replace("\n", "\\n")))
+        result = self.functions.run_event(fid, event, body, log_sink(self.say))
         self.say(f"event {event} -> {fid} {result.status} ({result.duration_ms:.0f} ms)")
 
     def row(self, table: str, row_id: str) -> dict:

@@ -41,6 +41,17 @@ def escape_log(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def log_sink(say: Callable[[str], None]) -> Callable[[str, str], None]:
+    """Where a function's context.log/error lines go in serve, however it was triggered
+    (request, cron, row event): each line escaped, a traceback's lines indented under it."""
+    def sink(kind: str, line: str) -> None:
+        if kind == "error":
+            say("  error: " + "\n    | ".join(escape_log(part) for part in line.split("\n")))
+        else:
+            say("  " + escape_log(line))
+    return sink
+
+
 def redact_url(target: str) -> str:
     """The request target with the values of secret-looking query parameters replaced."""
     path, sep, query = target.partition("?")
@@ -180,10 +191,23 @@ class App:
             body, reply = await self._body(request, receive)
         if reply is None:
             loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(self.pool, self.handle, request, body)
+            gone = asyncio.ensure_future(receive())  # completes only when the client disconnects
+            try:
+                reply = await loop.run_in_executor(self.pool, self._run, request, body, gone)
+            finally:
+                gone.cancel()
         await self._send(send, reply)
         self.log(escape_log(f"{request.method} {redact_url(request.target)} -> {reply.function} "
                                 f"{reply.status} ({(time.perf_counter() - started) * 1000:.1f} ms)"))
+
+    def _run(self, request: HttpRequest, body: bytes, gone: asyncio.Future) -> Reply:
+        # A client that gave up while its request queued (Alertmanager's notify deadline) will
+        # retry: running it anyway would spend a storm's capacity on answers nobody reads.
+        if gone.done():
+            reply = Reply(499, {}, b"", close=True)
+            reply.function = "skipped: client gone"
+            return reply
+        return self.handle(request, body)
 
     async def _body(self, request: HttpRequest, receive) -> tuple[bytes, Reply | None]:
         declared = request.headers.get("content-length")

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-import yaml
-
 from alertwrite.schema import Schema
 
 from .bundle import build_bundle
 from .connection import Connection
-from .http_server import App, HttpRequest, HttpServer, Reply, escape_log, json_reply, parse_host, static_file
+from .http_server import App, HttpRequest, HttpServer, Reply, json_reply, log_sink, parse_host, static_file
 from .project import Project
 from .runtime import Request, Result, execution_headers, invoke, load_entrypoint
 
@@ -87,20 +85,6 @@ class Backend:
             raise StartupError(f"--db {path}: tables missing: {', '.join(missing)}")
 
 
-def function_events(project: Project) -> dict[str, tuple[str, ...]]:
-    """The `events:` each function subscribes to, from schemas/functions.yaml."""
-    path = project.schema_dir / "functions.yaml"
-    if not path.exists():
-        return {}
-    doc = yaml.safe_load(path.read_text("utf-8")) or {}
-    out = {}
-    for fid, spec in (doc.get("functions") or {}).items():
-        events = (spec or {}).get("events") or []
-        if isinstance(events, list):
-            out[fid] = tuple(str(e) for e in events)
-    return out
-
-
 class Functions:
     """The bundle's functions, built and imported once, executed several at a time."""
 
@@ -111,7 +95,7 @@ class Functions:
         self.backend = backend
         self.schema = schema
         self.specs = {fn.id: fn for fn in schema.functions}
-        self.events = function_events(project)
+        self.events = {fn.id: fn.events for fn in schema.functions}
         self.build_dir = build_dir or Path(tempfile.mkdtemp(prefix="alertwrite-bundles-"))
         os.environ.update(backend.environment())
         os.environ["ALERTWRITE_WEBHOOK_TOKENS"] = ",".join(tokens)
@@ -231,11 +215,7 @@ class LocalServer:
         return reply
 
     def sink(self, kind: str, line: str) -> None:
-        if kind == "error":
-            # A traceback keeps its lines, each indented under the error so none reads as ours.
-            self.say("  error: " + "\n    | ".join(escape_log(part) for part in line.split("\n")))
-        else:
-            self.say("  " + escape_log(line))
+        log_sink(self.say)(kind, line)
 
 
 def start_workers(count: int, run_worker: Callable[[], None]) -> list[int]:

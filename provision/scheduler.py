@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable
 
+from .http_server import log_sink
+
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 
 
@@ -83,7 +85,7 @@ class Scheduler:
     def _run(self, fid: str):
         try:
             t0 = time.perf_counter()
-            result = self.functions.run_scheduled(fid, lambda kind, line: self.say("  " + line.replace("\n", "\\n")))
+            result = self.functions.run_scheduled(fid, log_sink(self.say))
             self.say(f"schedule {fid} -> {result.status} ({(time.perf_counter() - t0) * 1000:.0f} ms)")
             return result
         finally:

@@ -36,6 +36,12 @@ def processor(bundles):
     return load_entrypoint(bundles["alert-processor"])
 
 
+@pytest.fixture(scope="session")
+def dispatcher(bundles):
+    """The alert-dispatcher entrypoint from its built bundle: it sends what intake recorded."""
+    return load_entrypoint(bundles["alert-dispatcher"])
+
+
 @pytest.fixture
 def fake(schema):
     fake = AppwriteFake()

@@ -58,10 +58,14 @@ def seed_schema(fake, schema: Schema) -> None:
                    "array": c.array, "$createdAt": t, "$updatedAt": t, "default": c.default}
             if c.type == "string":
                 col["size"] = c.size
+                if c.format:
+                    col["format"] = c.format
+                if c.elements:
+                    col["elements"] = list(c.elements)
             if c.type in ("integer", "double"):
                 col["min"], col["max"] = c.min, c.max
             if c.type == "datetime":
-                col["format"] = "datetime"
+                col["format"] = ""
             columns.append(col)
         indexes = [{"$id": i.key, "$createdAt": t, "$updatedAt": t, "key": i.key, "type": i.type,
                     "status": "available", "error": "", "columns": list(i.columns), "lengths": [],
@@ -77,3 +81,10 @@ def seed_schema(fake, schema: Schema) -> None:
                                            "emailTotal": 0, "smsTotal": 0, "pushTotal": 0,
                                            "subscribe": list(topic.subscribe)}
         fake.messaging.subscribers[topic.id] = {}
+
+
+def run_dispatcher(dispatcher, key: str = ""):
+    """One scheduled run of alert-dispatcher, as Appwrite's cron runs it: sends what is due."""
+    from provision.runtime import invoke
+
+    return invoke(dispatcher, Request("POST", "/", "", execution_headers(trigger="schedule", key=key), b""))

@@ -281,14 +281,15 @@ def test_calls_per_delivery_do_not_grow_with_alerts(processor, appwrite_env):
     first = len(fake.calls)
     assert result["notifications"] == 2
     assert first <= 8 + 3, fake.calls  # the target
-    # what the README states: 3 reads (alerts, active silences, channels), 1 bulk create of
-    # notifications, 2 bulk upserts
-    assert first == 6
+    # what the README states: 2 reads (alerts, active silences), 1 bulk claim, 1 read of channels,
+    # 1 bulk create of notifications, 2 bulk creates (episodes, alerts)
+    assert first == 7
     fake.reset_calls()
     result = deliver(processor, synthetic(100)).json()
-    assert result["notifications"] == 0 and len(fake.calls) == 2  # 1 read, 1 upsert of lastSeenAt
+    assert result["notifications"] == 0 and len(fake.calls) == 2  # 1 read, 1 bulk update of lastSeenAt
+    assert [c.method for c in fake.calls] == ["GET", "PATCH"]
     fake.reset_calls()
     deliver(processor, synthetic(1000, prefix="b"))
-    assert len(fake.calls) == 28  # target <= 40; README states 28
+    assert len(fake.calls) == 38  # target <= 40; README states 38: 7 reads, 10 claims, 1 notifications, 20 creates
     reads = [c for c in fake.calls if c.method == "GET"]
     assert len(reads) == 7  # ~200 fingerprints per equal query under the 4096-char cap; silences; channels

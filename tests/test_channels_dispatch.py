@@ -10,10 +10,9 @@ from alertwrite.channels import admin, dispatch
 from alertwrite.channels.model import ATTEMPTS_TABLE, CHANNELS_TABLE, NOTIFICATIONS_TABLE, Channel
 from alertwrite.channels.filters import Filter
 from alertwrite.channels.webhook import new_secret
-from alertwrite.lifecycle import reconcile
+from alertwrite.processor import process
 from alertwrite.settings import load_settings
 from alertwrite.stores import open_backend, open_rows
-from alertwrite.stores.rows import rows_view
 from alertwrite.timeutil import utcnow
 from alertwrite.webhook import parse_delivery
 from chat_fakes import ChatFakes
@@ -47,14 +46,11 @@ def env(tmp_path, schema):
                 admin.add(rows, channel, schema)
 
         def deliver(self, capture="0001", now=None):
-            """What the processor does in its commit: lifecycle, notification rows, alerts."""
+            """The processor's commit: lifecycle, claims, notification rows, alerts."""
             delivery = parse_delivery(body_of(capture))
             now = now or utcnow()
-            with open_backend(settings, schema) as (store, _):
-                plan = reconcile(delivery, store.fetch_alerts([a.fingerprint for a in delivery.alerts]), now)
-                ids = dispatch.record(rows_view(store), schema, plan.transitions, delivery, now)
-                store.save(plan.episodes, plan.alerts)
-            return ids
+            with open_backend(settings, schema) as (store, messenger):
+                return process(delivery, store, messenger, schema, now).notification_ids
 
         def notes(self, **kw):
             with self.rows() as rows:

@@ -95,7 +95,7 @@ def test_huge_title_is_cut_with_an_ellipsis(schema):
 
 def test_resolves_go_to_the_same_topics(schema):
     d = firing()
-    stored = {r.fingerprint: r for r in reconcile(d, {}, NOW).alerts}
+    stored = {c.new.fingerprint: c.new for c in reconcile(d, {}, NOW).alerts}
     resolved = Delivery("r", "resolved", tuple(Alert(a.fingerprint, "resolved", a.labels, a.annotations, a.starts_at,
                                                      NOW, "") for a in d.alerts))
     out = reconcile(resolved, stored, NOW)

@@ -25,6 +25,9 @@ import json, os
 
 def main(context):
     req = context.req
+    if req.path == "/sleep":
+        import time
+        time.sleep(1)
     record = {"trigger": req.headers.get("x-appwrite-trigger"), "event": req.headers.get("x-appwrite-event"),
               "path": req.path, "body": req.body_text}
     with open(os.environ["ECHO_LOG"], "a") as log:
@@ -139,16 +142,19 @@ def test_stream_publishes_each_committed_row_change(host):
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines():
                 connected.set()
-                if line.startswith("data: ") and json.loads(line[6:])["table"] == "alerts":
-                    got.append(json.loads(line[6:]))  # (the delivery's notifications rows come first)
-                    return
+                if line.startswith("data: "):
+                    got.append(json.loads(line[6:]))
+                    if got[-1]["table"] == "alerts":
+                        return
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     assert connected.wait(5)
     httpx.post(host.url, content=body_of("0001"),
                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     listener.join(10)
-    assert got == [{"table": "alerts", "id": got[0]["id"], "action": "create"}] and got[0]["id"]
+    alerts = [g for g in got if g["table"] == "alerts"]
+    assert alerts == [{"table": "alerts", "id": alerts[0]["id"], "action": "create"}] and alerts[0]["id"]
+    assert {g["table"] for g in got} <= {"alerts", "alert_episodes", "alert_transitions", "notifications", "channels"}
 
 
 def test_appwrite_event_names_and_cron_rules():
@@ -162,3 +168,22 @@ def test_appwrite_event_names_and_cron_rules():
     assert cron_matches("45 23 1 * 0", at)  # both day fields restricted: either matches
     with pytest.raises(ValueError):
         cron_matches("61 * * * *", at)
+
+
+def test_a_request_whose_client_left_while_it_queued_is_not_run(host):
+    one = LocalServer(host.functions, "127.0.0.1", 0, io.StringIO(), threads=1, background=False).start()
+    try:
+        busy = threading.Thread(target=lambda: httpx.post(one.url + "functions/echo/sleep", timeout=10))
+        busy.start()
+        threading.Event().wait(0.3)  # the only execution thread is now asleep in /sleep
+        address = one.http.address
+        with socket.create_connection(address) as s:
+            s.sendall(b"POST /functions/echo/abandoned HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            threading.Event().wait(0.2)
+        busy.join()
+        threading.Event().wait(0.5)
+        paths = [e["path"] for e in executions(host)]
+        assert "/sleep" in paths and "/abandoned" not in paths
+        assert httpx.post(one.url + "functions/echo/after").json() == {"echo": "http"}  # and the server goes on
+    finally:
+        one.stop()

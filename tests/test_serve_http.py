@@ -152,8 +152,8 @@ def test_log_lines_cannot_be_forged_and_tokens_in_urls_are_redacted(served):
     answer = httpx.post(srv.url + "?token=s3cr3t&x=1", content=body,
                         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     assert answer.status_code == 200
-    for _ in range(100):  # the request's line is written just after its answer
-        if "POST /?token=" in out.getvalue():
+    for _ in range(200):  # the request's line is written just after its answer, the dispatcher's soon after
+        if "POST /?token=" in out.getvalue() and "Forged" in out.getvalue():
             break
         time.sleep(0.02)
     log = out.getvalue()

@@ -194,7 +194,8 @@ def test_a_failed_commit_fails_every_delivery_of_the_batch(schema, tmp_path):
 def test_changes_are_logged_with_the_commit(processor, sqlite_env):
     assert invoke(processor, webhook_request(body_of("0001"))).status == 200
     changes = rows(sqlite_env, "_changes")
-    assert {(c["tbl"], c["action"]) for c in changes} == {("alerts", "create"), ("alert_episodes", "create"),
-                                                          ("notifications", "create"), ("channels", "create")}
+    assert {(c["tbl"], c["action"]) for c in changes} == {
+        ("alerts", "create"), ("alert_episodes", "create"), ("alert_transitions", "create"),
+        ("notifications", "create"), ("channels", "create")}  # declared channels are seeded on first use
     assert invoke(processor, webhook_request(body_of("0001"))).status == 200  # a repeat touches lastSeenAt
     assert rows(sqlite_env, "_changes")[-1]["action"] == "update"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .lifecycle import JANITOR
+from .lifecycle import JANITOR, AlertChange, EpisodeWrite
 from .records import EpisodeRecord
+from .writes import write_alerts, write_episodes
 
 DEFAULT_STALE_AFTER_MINUTES = 720  # 3 x Alertmanager's default 4 h repeat_interval
 MAX_PER_RUN = 1000
@@ -27,12 +28,17 @@ class SweepResult:
         return {"resolved": self.resolved, "moreLeft": self.more_left}
 
 
-def sweep(store, now: datetime, stale_after: timedelta) -> SweepResult:
+def sweep(store, schema, now: datetime, stale_after: timedelta) -> SweepResult:
+    """Writes only the columns a resolve changes (status, endsAt, resolvedAt, resolvedBy), so
+    the alert's text, labels and annotations are never written back, let alone cut."""
     stale = store.stale_firing(now - stale_after, MAX_PER_RUN + 1)
     batch = stale[:MAX_PER_RUN]
-    resolved = [r.evolve(status="resolved", ends_at=now, resolved_at=now, resolved_by=JANITOR, clear_ack=False)
+    changes = [AlertChange(r, r.evolve(status="resolved", ends_at=now, resolved_at=now, resolved_by=JANITOR,
+                                       clear_ack=False)) for r in batch]
+    episodes = [EpisodeWrite(EpisodeRecord(r.fingerprint, r.occurrences, r.starts_at, "resolved", labels=r.labels,
+                                           annotations=r.annotations, ends_at=now, resolved_at=now), False)
                 for r in batch]
-    episodes = [EpisodeRecord(r.fingerprint, r.starts_at, "resolved", ends_at=now, resolved_at=now) for r in batch]
     if batch:
-        store.save(episodes, resolved)
+        write_episodes(store, schema, episodes)
+        write_alerts(store, schema, changes)
     return SweepResult(len(batch), len(stale) > MAX_PER_RUN)

@@ -1,22 +1,48 @@
-"""Pure lifecycle: a delivery plus the stored rows gives the rows to write and the transitions.
+"""Pure lifecycle: a delivery plus the stored rows gives the writes and the transitions.
 
-Rules (Alertmanager re-sends whole groups, retries, repeats, and HA peers duplicate):
-- a new fingerprint is `firing` (or stored `resolved` if we first see it resolved);
-- the same episode (same startsAt, to the second) going resolved is a resolve;
-- a newer startsAt is a new episode: it reopens and counts an occurrence;
-- an older startsAt, or a firing copy of an episode we already saw resolve, is late:
-  it never reopens or overwrites newer state (an older episode's resolve only updates
-  that episode's history row);
-- an episode the janitor or an operator closed reopens when Alertmanager still sends it firing
-  (only Alertmanager's own resolve is final);
-- anything else changes nothing but `lastSeenAt`, so it sends nothing.
+The latest word from Alertmanager wins unless it is provably older.
+
+Episode identity. An episode is `<fingerprint>.<occurrence>`: the alert row holds the current
+episode (its occurrence number, startsAt, status, resolvedAt and lastSeenAt) and each new
+episode takes the next number. startsAt alone cannot name an episode: Alertmanager re-posts one
+episode with a coarser startsAt (10:05:30Z for 10:05:30.817Z, captures 0001/0004), two
+unclustered Alertmanagers stamp one alert a second apart, a client with a skewed clock stamps a
+day ahead, and a real re-fire can start within the same second as the last resolve. So an
+incoming alert (start s, end e) is matched to the current episode (start S, resolved at R, last
+heard of at L, our own clock) like this:
+
+- no row: a new episode 1 (`firing`; stored `resolved` without a message if first seen so).
+- current episode firing, alert firing:
+  s = S, or a coarse copy of S (one of them whole seconds, same second): a repeat.
+  s > S but s <= L: the same episode as stamped by another Alertmanager (we already heard it
+  firing at L, after s): a repeat, so one page and `occurrences` stays.
+  s > L: it started after the last time we heard it firing, so its resolve was lost (cut by
+  max_alerts): the current episode is `superseded` and a new one is `refiring`.
+  s < S: an older episode's late copy: nothing changes.
+- current episode firing, alert resolved: it closes the current episode, whatever its startsAt
+  (another Alertmanager's stamp, or startsAt = endsAt when a resolve is posted without a start),
+  unless it is provably about an older episode: it ended (e) before S began, and S is not in the
+  future (a future S is a skewed clock and proves nothing). If s > L it is a newer episode that
+  also ended: the current one is superseded and the new one stored resolved.
+- current episode resolved: R_eff = min(R, L) (a resolve stamped in the future proves nothing
+  after the moment we heard it). A firing with s > R_eff and s != S is a re-fire (`refiring`,
+  even 0.5 s after R); a resolved one is a newer episode stored without a message. Anything else
+  is a late copy: nothing changes. An episode the janitor closed reopens (`firing`, same
+  occurrence) when Alertmanager still sends it firing. An episode a person resolved while
+  Alertmanager still sends it firing (same start) becomes a new episode, announced as FIRING
+  AGAIN: only Alertmanager's resolve is final, so a still-firing problem cannot disappear
+  silently (PagerDuty: a trigger after a resolve opens a new incident).
+- a repeat writes only what changed, normally `lastSeenAt` alone.
+
+Each announced transition has a claim `<fingerprint>.<occurrence>.<kind>` (records.row_id), so
+of several executions deciding the same transition concurrently exactly one announces it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .records import AlertRecord, EpisodeRecord, episode_start
+from .records import AlertRecord, EpisodeRecord, row_id
 from .webhook import Alert, Delivery
 
 FIRING = "firing"
@@ -32,81 +58,118 @@ class Transition:
     kind: str  # firing | refiring | resolved
     alert: Alert
     record: AlertRecord
+    reopen_of: datetime | None = None  # the janitor's resolvedAt for a reopened episode
 
     @property
     def key(self) -> str:
-        """What a notification about this transition is about: stable across re-deliveries."""
-        return f"{self.alert.fingerprint}@{episode_start(self.record.starts_at).isoformat()}:{self.kind}"
+        """The claim's row ID: stable across re-deliveries, retries and replicas."""
+        code = self.kind if self.reopen_of is None else f"reopen{int(self.reopen_of.timestamp())}"
+        return row_id(self.alert.fingerprint, self.record.occurrences, code)
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    old: AlertRecord | None  # None: a new row
+    new: AlertRecord
+
+
+@dataclass(frozen=True)
+class EpisodeWrite:
+    record: EpisodeRecord
+    opens: bool  # a new episode (create) or the end of a known one (update)
 
 
 @dataclass
 class Reconciliation:
-    alerts: list[AlertRecord] = field(default_factory=list)
-    episodes: list[EpisodeRecord] = field(default_factory=list)
+    alerts: list[AlertChange] = field(default_factory=list)
+    episodes: list[EpisodeWrite] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    kinds: list[tuple[str, str]] = field(default_factory=list)  # (fingerprint, kind) per alert
 
-    def count(self, what: str) -> None:
+    def count(self, what: str, fingerprint: str = "") -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
+        self.kinds.append((fingerprint, what))
+
+
+def same_start(a: datetime, b: datetime) -> bool:
+    """Equal, or one is the other cut to the whole second (Alertmanager re-posts)."""
+    if a == b:
+        return True
+    return (a.microsecond == 0 or b.microsecond == 0) and a.replace(microsecond=0) == b.replace(microsecond=0)
 
 
 def reconcile(delivery: Delivery, stored: dict[str, AlertRecord], now: datetime) -> Reconciliation:
     state = dict(stored)
-    changed: dict[str, AlertRecord] = {}
-    episodes: dict[str, EpisodeRecord] = {}
+    changes: dict[str, AlertChange] = {}
+    episodes: dict[str, EpisodeWrite] = {}
     out = Reconciliation()
     for alert in delivery.alerts:
         current = state.get(alert.fingerprint)
-        record, eps, kind = _step(current, alert, delivery, now)
+        record, eps, kind, reopen = _step(current, alert, delivery, now)
         for ep in eps:
-            episodes[ep.row_id] = ep
-        out.count(kind)
+            if ep.record.row_id in episodes and episodes[ep.record.row_id].opens:
+                ep = EpisodeWrite(ep.record, True)  # opened and closed within one delivery
+            episodes[ep.record.row_id] = ep
+        out.count(kind, alert.fingerprint)
         if record is None:
             continue
-        state[alert.fingerprint] = changed[alert.fingerprint] = record
+        first = changes.get(alert.fingerprint)
+        changes[alert.fingerprint] = AlertChange(first.old if first else stored.get(alert.fingerprint), record)
+        state[alert.fingerprint] = record
         if kind in NOTIFYING:
-            out.transitions.append(Transition(kind, alert, record))
-    out.alerts = list(changed.values())
+            out.transitions.append(Transition(kind, alert, record, reopen))
+    out.alerts = list(changes.values())
     out.episodes = list(episodes.values())
     return out
 
 
 def _step(cur: AlertRecord | None, a: Alert, d: Delivery, now: datetime):
     firing = a.status == "firing"
+    s = a.starts_at
     if cur is None:
         rec = _fresh(a, d, now, occurrences=1)
-        return rec, [_episode(a, rec, 1)], FIRING if firing else "resolved_unannounced"
-    started, known = episode_start(a.starts_at), episode_start(cur.starts_at)
-    if started > known:
-        rec = _fresh(a, d, now, occurrences=cur.occurrences + 1)
-        eps = [_episode(a, rec, rec.occurrences)]
-        if cur.status == "firing":
-            # Its resolve never reached us (e.g. cut by max_alerts): the new start closes it.
-            eps.append(EpisodeRecord(cur.fingerprint, cur.starts_at, "superseded",
-                                     ends_at=a.starts_at, resolved_at=a.starts_at))
+        return rec, [_opened(a, rec)], FIRING if firing else "resolved_unannounced", None
+    S, L = cur.starts_at, cur.last_seen_at or cur.starts_at
+    if cur.status == "firing":
         if firing:
-            return rec, eps, REFIRING
-        return rec, eps, RESOLVED if cur.status == "firing" else "resolved_unannounced"
-    if started < known:
-        if firing:
-            return None, [], "late"
-        return None, [EpisodeRecord(a.fingerprint, a.starts_at, "resolved", ends_at=a.ends_at,
-                                    resolved_at=a.ends_at or now)], "late"
-    if cur.status == "resolved" and firing:
-        if cur.resolved_by not in (ALERTMANAGER, ""):
-            # We (the janitor) or a person closed it, but Alertmanager still has it firing: reopen
-            # and announce it, so a still-firing problem cannot disappear silently.
-            rec = _touch(cur, a, d, now).evolve(status="firing", ends_at=None, resolved_at=None, resolved_by="",
-                                                clear_ack=True)
-            # A person's resolve was announced, so the reopen is news: FIRING AGAIN, a new
-            # message ID. The janitor's resolve was silent, so its reopen is the old firing.
-            return rec, [_episode(a, rec, cur.occurrences)], FIRING if cur.resolved_by == JANITOR else REFIRING
-        return None, [], "late"
-    if cur.status == "firing" and not firing:
-        rec = _touch(cur, a, d, now).evolve(status="resolved", ends_at=a.ends_at,
-                                             resolved_at=a.ends_at or now, resolved_by=ALERTMANAGER)
-        return rec, [_episode(a, rec, cur.occurrences)], RESOLVED
-    return _touch(cur, a, d, now), [], "unchanged"
+            if same_start(s, S) or S < s <= L:
+                return _touch(cur, a, d, now), [], "unchanged", None
+            if s < S:
+                return None, [], "late", None
+            return _new_episode(cur, a, d, now, closes=True)
+        ends = a.ends_at or now
+        older = s < S and not same_start(s, S) and ends <= S and S <= now
+        if older:
+            return None, [], "late", None
+        if s > L and not same_start(s, S):
+            return _new_episode(cur, a, d, now, closes=True)
+        rec = _touch(cur, a, d, now).evolve(status="resolved", ends_at=a.ends_at, resolved_at=ends,
+                                             resolved_by=ALERTMANAGER)
+        return rec, [_closed(cur, rec, "resolved")], RESOLVED, None
+    resolved_at = cur.resolved_at or cur.ends_at or L
+    r_eff = min(resolved_at, L)
+    if firing and cur.resolved_by == JANITOR and same_start(s, S):
+        # We closed it for silence, but Alertmanager still has it firing: reopen.
+        rec = _touch(cur, a, d, now).evolve(status="firing", ends_at=None, resolved_at=None, resolved_by="")
+        return rec, [EpisodeWrite(_episode(a, rec), True)], FIRING, resolved_at
+    if firing and cur.resolved_by not in (ALERTMANAGER, JANITOR, "") and same_start(s, S):
+        return _new_episode(cur, a, d, now, closes=False)
+    if s > r_eff and not same_start(s, S):
+        return _new_episode(cur, a, d, now, closes=False)
+    return None, [], "late" if firing else "unchanged", None
+
+
+def _new_episode(cur: AlertRecord, a: Alert, d: Delivery, now: datetime, closes: bool):
+    rec = _fresh(a, d, now, occurrences=cur.occurrences + 1)
+    eps = [_opened(a, rec)]
+    if closes:
+        # Its resolve never reached us (e.g. cut by max_alerts): the new start closes it.
+        ended = cur.evolve(status="superseded", ends_at=a.starts_at, resolved_at=a.starts_at)
+        eps.append(_closed(cur, ended, "superseded"))
+    if a.status == "firing":
+        return rec, eps, REFIRING, None
+    return rec, eps, RESOLVED if closes else "resolved_unannounced", None
 
 
 def _fresh(a: Alert, d: Delivery, now: datetime, occurrences: int) -> AlertRecord:
@@ -129,7 +192,17 @@ def _touch(cur: AlertRecord, a: Alert, d: Delivery, now: datetime) -> AlertRecor
                       truncated_alerts=d.truncated_alerts, clear_ack=False)
 
 
-def _episode(a: Alert, rec: AlertRecord, occurrence: int) -> EpisodeRecord:
-    return EpisodeRecord(a.fingerprint, rec.starts_at, rec.status, labels=a.labels,
-                         annotations=a.annotations, ends_at=rec.ends_at,
-                         resolved_at=rec.resolved_at, occurrence=occurrence)
+def _episode(a: Alert, rec: AlertRecord, status: str | None = None) -> EpisodeRecord:
+    return EpisodeRecord(rec.fingerprint, rec.occurrences, rec.starts_at, status or rec.status,
+                         labels=rec.labels, annotations=rec.annotations, ends_at=rec.ends_at,
+                         resolved_at=rec.resolved_at)
+
+
+def _opened(a: Alert, rec: AlertRecord) -> EpisodeWrite:
+    return EpisodeWrite(_episode(a, rec), True)
+
+
+def _closed(cur: AlertRecord, rec: AlertRecord, status: str) -> EpisodeWrite:
+    return EpisodeWrite(EpisodeRecord(cur.fingerprint, cur.occurrences, cur.starts_at, status,
+                                      labels=rec.labels, annotations=rec.annotations,
+                                      ends_at=rec.ends_at, resolved_at=rec.resolved_at), False)

@@ -33,6 +33,9 @@ class Column:
     array: bool = False
     min: float | None = None
     max: float | None = None
+    # Appwrite's string formats: email, url, ip, or enum (one of `elements`).
+    format: str = ""
+    elements: tuple[str, ...] = ()
     # Appwrite encrypts the value at rest; such a column cannot be queried or indexed.
     encrypt: bool = False
 
@@ -66,6 +69,10 @@ class Column:
             out["min"] = self.min
         if self.max is not None:
             out["max"] = self.max
+        if self.format:
+            out["format"] = self.format
+        if self.elements:
+            out["elements"] = list(self.elements)
         if self.encrypt:
             out["encrypt"] = True
         return out
@@ -98,6 +105,10 @@ class Table:
     @functools.cached_property
     def string_sizes(self) -> dict[str, int]:
         return {c.key: c.size for c in self.columns if c.type == "string" and c.size}
+
+    @functools.cached_property
+    def columns_by_key(self) -> dict[str, Column]:
+        return {c.key: c for c in self.columns}
 
     def column(self, key: str) -> Column:
         for col in self.columns:

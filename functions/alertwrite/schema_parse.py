@@ -14,6 +14,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
 COLUMN_TYPES = ("string", "integer", "double", "boolean", "datetime")
 INDEX_TYPES = ("key", "unique", "fulltext")
 MEDIA = ("email", "sms", "push")
+FORMATS = ("email", "url", "ip", "enum")
 MAX_INDEX_LENGTH = 768  # Validator/Index.php: sum of lengths, fulltext exempt
 MAX_ROW_BYTES = 65535  # MariaDB row limit (Adapter/SQL.php)
 SYSTEM_ROW_BYTES = 1067  # what $id, $sequence, $permissions ... take of it
@@ -92,11 +93,26 @@ class _Parser:
         if default is not None and (required or array):
             # Appwrite answers column_default_unsupported for these.
             raise SchemaError(f"{where}.default", "a required or array column cannot have a default")
+        low, high = spec.get("min"), spec.get("max")
+        for name, bound in (("min", low), ("max", high)):
+            if bound is not None and (ctype not in ("integer", "double") or isinstance(bound, bool)
+                                      or not isinstance(bound, (int, float))):
+                raise SchemaError(f"{where}.{name}", "only integer and double columns take a numeric min/max")
+        if low is not None and high is not None and low > high:
+            raise SchemaError(f"{where}.min", f"min {low} is above max {high}")
+        fmt = spec.get("format") or ""
+        elements = tuple(self._strings(spec.get("elements") or [], f"{where}.elements"))
+        if fmt and (ctype != "string" or fmt not in FORMATS):
+            raise SchemaError(f"{where}.format", f"string columns take a format of {', '.join(FORMATS)}")
+        if (fmt == "enum") != bool(elements):
+            raise SchemaError(f"{where}.elements", "an enum column lists its elements (and only an enum does)")
+        if fmt == "enum" and default is not None and default not in elements:
+            raise SchemaError(f"{where}.default", f"{default!r} is not one of the elements")
         encrypt = bool(spec.get("encrypt", False))
         if encrypt and (ctype != "string" or size < MIN_ENCRYPTED_SIZE):
             # String/Create.php: "Encrypted strings require a minimum size of 150 characters."
             raise SchemaError(f"{where}.encrypt", f"only string columns of size >= {MIN_ENCRYPTED_SIZE} can be encrypted")
-        return Column(key, ctype, required, size, default, array, spec.get("min"), spec.get("max"), encrypt)
+        return Column(key, ctype, required, size, default, array, low, high, fmt, elements, encrypt)
 
     def index(self, key: str, spec: object, columns: dict[str, Column], where: str) -> Index:
         self._id(key, where)

@@ -4,6 +4,7 @@ Everything past this module works on `Delivery` and `Alert`; nothing indexes raw
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -17,7 +18,13 @@ ZERO_TIME_PREFIX = "0001-01-01T00:00:00"
 # A 400 is re-sent for ever and never stored, so the cap sits at Appwrite's own limit for an
 # execution body (createExecution: 10 MB; the runtime accepts 20 MB).
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-_FINGERPRINT = re.compile(r"^[0-9a-fA-F]{1,64}$")
+# Alertmanager writes a fingerprint as a 64-bit hash in 16 hex digits (model.Fingerprint.String).
+# 16 also keeps every row ID built from it (alerts: the fingerprint, episodes and claims: with a
+# suffix) within Appwrite's 36 characters, so both backends accept exactly the same bodies.
+_FINGERPRINT = re.compile(r"[0-9a-fA-F]{1,16}")
+# truncatedAlerts is stored in an integer column: Appwrite's is a signed 64-bit value.
+MAX_COUNT = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class PayloadError(ValueError):
@@ -60,6 +67,16 @@ class Delivery:
     external_url: str = ""
     truncated_alerts: int = 0
 
+    @property
+    def digest(self) -> str:
+        """Names this delivery's content (not its arrival): Alertmanager's retries of one
+        notification, and an HA peer's copy of it, have the same digest."""
+        h = hashlib.sha256(f"{self.receiver}\n{self.group_key}".encode())
+        for a in sorted(self.alerts, key=lambda a: (a.fingerprint, a.status, a.starts_at)):
+            h.update(f"\n{a.fingerprint} {a.status} {a.starts_at.isoformat()} "
+                     f"{a.ends_at.isoformat() if a.ends_at else ''}".encode())
+        return h.hexdigest()[:32]
+
 
 def parse_delivery(body: bytes | str, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Delivery:
     raw = body.encode("utf-8") if isinstance(body, str) else body
@@ -71,6 +88,8 @@ def parse_delivery(body: bytes | str, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise PayloadError("invalid_json") from None
+    except RecursionError:  # e.g. 1000 nested arrays in 2 KB
+        raise PayloadError("invalid_json", "nested too deeply") from None
     if not isinstance(doc, dict):
         raise PayloadError("invalid_payload", "top level is not an object")
     if doc.get("version") != "4":
@@ -80,7 +99,7 @@ def parse_delivery(body: bytes | str, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         raise PayloadError("invalid_payload", "alerts is not a list")
     parsed = tuple(_parse_alert(a, i) for i, a in enumerate(alerts))
     truncated = doc.get("truncatedAlerts", 0)
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
+    if not isinstance(truncated, int) or isinstance(truncated, bool) or not 0 <= truncated <= MAX_COUNT:
         raise PayloadError("invalid_payload", "truncatedAlerts is not a count")
     return Delivery(
         receiver=_str(doc, "receiver"),
@@ -100,7 +119,7 @@ def _parse_alert(doc: object, index: int) -> Alert:
     if not isinstance(doc, dict):
         raise PayloadError("invalid_alert", f"{where} is not an object")
     fingerprint = doc.get("fingerprint")
-    if not isinstance(fingerprint, str) or not _FINGERPRINT.match(fingerprint):
+    if not isinstance(fingerprint, str) or not _FINGERPRINT.fullmatch(fingerprint):
         raise PayloadError("missing_fingerprint", f"{where}.fingerprint")
     starts = doc.get("startsAt")
     if not isinstance(starts, str) or not starts:
@@ -111,6 +130,7 @@ def _parse_alert(doc: object, index: int) -> Alert:
     generator = doc.get("generatorURL") or ""
     if not isinstance(generator, str):
         raise PayloadError("invalid_alert", f"{where}.generatorURL")
+    _check_text(generator, f"{where}.generatorURL")
     try:
         starts_at = parse_rfc3339(starts)
         ends_at = None if not ends or ends.startswith(ZERO_TIME_PREFIX) else parse_rfc3339(ends)
@@ -140,7 +160,9 @@ def _labels(value: object, where: str) -> dict[str, str]:
         raise PayloadError("invalid_labels", f"{where} is not an object")
     for key, item in value.items():
         if not isinstance(item, str):
-            raise PayloadError("invalid_label_value", f"{where}.{key[:64]} is not a string")
+            raise PayloadError("invalid_label_value", f"{where}.{_printable(key)} is not a string")
+        _check_text(key, f"{where} key")
+        _check_text(item, f"{where}.{_printable(key)}")
     return dict(value)
 
 
@@ -148,4 +170,16 @@ def _str(doc: dict, key: str) -> str:
     value = doc.get(key) or ""
     if not isinstance(value, str):
         raise PayloadError("invalid_payload", f"{key} is not a string")
+    return _check_text(value, key)
+
+
+def _check_text(value: str, where: str) -> str:
+    """A lone surrogate (JSON "\\ud800") is not text: it cannot be encoded as UTF-8, so no store
+    can keep it. Go's encoder never writes one, so only a hand-made body carries it."""
+    if not value.isascii() and _SURROGATE.search(value):
+        raise PayloadError("invalid_unicode", f"{where} holds a lone UTF-16 surrogate")
     return value
+
+
+def _printable(key: str) -> str:
+    return _SURROGATE.sub("?", key[:64])

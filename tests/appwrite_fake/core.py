@@ -221,7 +221,12 @@ class FakeCore:
                 else:
                     body[name] = part.get_payload(decode=True).decode()
         elif raw:
-            body = json.loads(raw)
+            try:
+                body = json.loads(raw)
+            except ValueError:  # a truncated body is an empty one (capture invalid-json-body)
+                body = {}
+            if not isinstance(body, dict):
+                body = {}
         return Request(method, path, params, body, files, {k.lower(): v for k, v in request.headers.items()})
 
 

@@ -62,6 +62,8 @@ def main() -> int:
     serve = throughput(project, deliveries=24 if quick else 104, per_delivery=100, clients=4)
     stage("provisioning")
     prov = provisioning(project, latency=0.010)
+    stage("alert storm from a real Alertmanager, single-alert server time, 100-alert throughput")
+    storm_figures = serve_figures(quick)
 
     def find(rows, **match):
         return next(r for r in rows if all(r.get(k) == v for k, v in match.items()))
@@ -84,8 +86,11 @@ def main() -> int:
         "details": {"calls": call_rows, "wall_time": time_rows, "cold_start": cold, "throughput": serve,
                     "provisioning": prov},
     }
+    figures["serve"] = {"machine": figures["machine"], "quick": quick, **storm_figures}
     Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
     print(report(figures))
+    print()
+    print(storm_report(figures["serve"]))
     stage(f"done; figures in {args.out}")
     return 0
 

@@ -31,20 +31,19 @@ def _handle(context):
     except MissingSettings as exc:
         context.error(f"not configured: {exc}")
         return context.res.json({"error": "not_configured"}, statusCode=500)
-    channel = None
-    if req.headers.get("x-appwrite-trigger") == "event" and os.environ.get("ALERTWRITE_DISPATCH_THREAD") == "running":
-        # `alertwrite serve` runs the dispatcher as a thread woken by each commit; a second,
-        # per-row run would only race it for the claims.
-        return context.res.json({"skipped": "serve's dispatcher thread sends it"})
+    channel, title = None, ""
     if req.headers.get("x-appwrite-trigger") == "event":
         try:
-            channel = json.loads(req.body_text or "{}").get("channel") or None
-        except ValueError:
+            row = json.loads(req.body_text or "{}")
+            channel, title = row.get("channel") or None, str(row.get("title") or "")
+        except (ValueError, AttributeError):
             channel = None
     try:
         summary = run_due(None, load_bundled(), settings, utcnow(), channel=channel)
     except (StoreUnavailable, StoreMisconfigured) as exc:
         return store_failure_answer(context, exc, "dispatch")
+    if title:
+        context.log(f"notification for {channel}: {title}")
     if summary["due"]:
         context.log("dispatched: " + json.dumps(summary, sort_keys=True))
     return context.res.json(summary)

@@ -35,7 +35,7 @@ def _handle(context):
     try:
         schema = load_bundled()
         with open_backend(settings, schema) as (store, _):
-            result = sweep(store, utcnow(), timedelta(minutes=minutes))
+            result = sweep(store, schema, utcnow(), timedelta(minutes=minutes))
     except (StoreUnavailable, StoreMisconfigured) as exc:
         return store_failure_answer(context, exc, "sweep")
     context.log(f"resolved {result.resolved} alerts not seen for {minutes:g} minutes"

@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
+from ..stores.rows import rows_view
 from ..lifecycle import Transition
-from ..records import episode_start
 from ..timeutil import format_ms, parse_rfc3339, utcnow
 from . import budget, delivery, render, ssrf, topic
 from .model import (ATTEMPTS_TABLE, CHANNELS_TABLE, NOTIFICATIONS_TABLE, Channel, ChannelError, Event, Item,
@@ -123,6 +123,9 @@ def load_channels(rows, schema) -> list[Channel]:
         except ChannelError as exc:
             log.error("skipping channel row %s: %s", row.get("$id"), exc)
     return out
+
+
+rows_for = rows_view  # the RowStore on the processor's own store, inside the delivery's commit
 
 
 def record(rows, schema, transitions: list[Transition], delivery_, now: datetime) -> list[str]:

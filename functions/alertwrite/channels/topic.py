@@ -6,6 +6,8 @@ the same ID and Appwrite answers 409 message_already_exists instead of sending t
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
+from html import escape
 
 from ..lifecycle import Transition
 from ..notify import OutboundMessage, email, push, sms
@@ -36,8 +38,7 @@ def _transition(item: Item) -> Transition:
     record = AlertRecord(item.fingerprint, status, starts, item.labels, item.annotations,
                          ends_at=_time(item.ends_at), resolved_at=_time(item.resolved_at),
                          generator_url=item.generator_url)
-    kind = item.kind if item.kind in ("firing", "refiring", "resolved") else "firing"
-    return Transition(kind, alert, record)
+    return Transition(item.kind, alert, record)
 
 
 def render(channel: Channel, event: Event, notification_id: str, title: str | None = None) -> list[OutboundMessage]:
@@ -58,5 +59,16 @@ def render(channel: Channel, event: Event, notification_id: str, title: str | No
                                        html=False, alert_count=len(event.items)))
             continue
         items = [_transition(i) for i in ordered(event.items)]
-        out.append(RENDERERS[medium](mid, channel.topic, items, delivery))
+        out.append(_with_note(RENDERERS[medium](mid, channel.topic, items, delivery), event))
     return out
+
+
+def _with_note(message: OutboundMessage, event: Event) -> OutboundMessage:
+    """An announcement's "by alice" and comment, on the medium's own rendering."""
+    if not event.title and not event.text:
+        return message
+    note = " ".join(part for part in (event.title, event.text) if part)
+    if message.medium == "sms":
+        return replace(message, content=f"{message.content.splitlines()[0]} {note}\n" + "\n".join(message.content.splitlines()[1:]))
+    content = message.content + (f"<p>{escape(note)}</p>" if message.html else f"\n{note}")
+    return replace(message, subject=f"{message.subject} {event.title}".strip(), content=content)

@@ -7,7 +7,14 @@ from typing import Callable
 from ..lifecycle import Transition
 
 ELLIPSIS = "…"
-LABELS = {"firing": "FIRING", "refiring": "FIRING AGAIN", "resolved": "RESOLVED"}
+class _Labels(dict):
+    """Operator actions and other capabilities' words (acknowledged, silenced, ...) show upper-cased."""
+
+    def __missing__(self, kind: str) -> str:
+        return kind.upper()
+
+
+LABELS = _Labels(firing="FIRING", refiring="FIRING AGAIN", resolved="RESOLVED")
 LINK_ANNOTATIONS = ("runbook_url", "dashboard_url")
 
 
@@ -27,7 +34,8 @@ def truncate(text: str, limit: int, measure: Callable[[str], int] = len) -> tupl
 
 def headline(items: list[Transition]) -> str:
     counts = Counter(LABELS[t.kind] for t in items)
-    parts = ", ".join(f"{label}:{counts[label]}" for label in LABELS.values() if counts[label])
+    order = [*LABELS.values(), *(label for label in counts if label not in LABELS.values())]
+    parts = ", ".join(f"{label}:{counts[label]}" for label in order if counts[label])
     names = list(dict.fromkeys(t.alert.name or "(no alertname)" for t in items))
     shown = ", ".join(names[:5]) + (f" +{len(names) - 5} more" if len(names) > 5 else "")
     return f"[{parts}] {shown}"

@@ -1,7 +1,8 @@
 """Where alerts are kept and messages go: Appwrite in production, SQLite locally.
 
-Both backends give the functions the same things: `fetch_alerts`, `stale_firing`, `save`, and a
-messenger whose `send` answers "sent" or "duplicate" (an ID already used).
+Both backends give the functions the same things: `fetch_alerts`, `stale_firing`, the row
+operations `rows`, `create` (returns the IDs that existed) and `update` (partial; returns the IDs
+that were missing), each value fitted by `records.fit_row` first, and a messenger whose `send` answers "sent" or "duplicate" (an ID already used).
 """
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from contextlib import contextmanager
 from typing import Iterator, Protocol
 
 from ..notify import OutboundMessage
-from ..records import AlertRecord, EpisodeRecord
+from ..records import AlertRecord
 from ..schema import Schema
 from ..settings import Settings
 
 
 class AlertStore(Protocol):
     def fetch_alerts(self, fingerprints: list[str]) -> dict[str, AlertRecord]: ...
-    def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int: ...
+    def rows(self, table: str, ids: list[str]) -> dict[str, dict]: ...
+    def create(self, table: str, rows: list[dict]) -> list[str]: ...
+    def update(self, table: str, changes: dict[str, dict]) -> list[str]: ...
     def stale_firing(self, before, limit: int) -> list[AlertRecord]: ...
 
 

@@ -2,9 +2,12 @@
 
 Calls per delivery do not grow with alert count beyond batching: reads are `equal` queries
 of up to ~200 fingerprints (the 4096-character query cap hits before the 500-value cap),
-writes are bulk upserts of at most 100 rows (APP_LIMIT_DATABASE_BATCH).
+writes are bulk creates of at most 100 rows (APP_LIMIT_DATABASE_BATCH) and partial updates,
+one bulk update per set of identical changes (writes.py says why never a full-row upsert).
 """
 from __future__ import annotations
+
+import json
 
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
@@ -14,7 +17,7 @@ from appwrite.services.tables_db import TablesDB
 
 from ..errors import Fault, classify, to_store_error
 from ..notify import OutboundMessage
-from ..records import ALERTS_TABLE, EPISODES_TABLE, AlertRecord, EpisodeRecord
+from ..records import ALERTS_TABLE, AlertRecord, fit_row
 from ..schema import Schema
 from ..timeutil import format_ms
 from . import transport
@@ -29,13 +32,13 @@ def make_client(endpoint: str, project_id: str, key: str, timeout: float) -> Cli
     return Client().set_endpoint(endpoint).set_project(project_id).set_key(key)
 
 
-def equal_chunks(attribute: str, values: list[str]) -> list[list[str]]:
+def equal_chunks(attribute: str, values: list[str], max_values: int = MAX_QUERY_VALUES) -> list[list[str]]:
     """Split values so each `equal` query stays under the character and value caps."""
     chunks: list[list[str]] = []
     current: list[str] = []
     for value in values:
         trial = current + [value]
-        if current and (len(Query.equal(attribute, trial)) > MAX_QUERY_CHARS or len(trial) > MAX_QUERY_VALUES):
+        if current and (len(Query.equal(attribute, trial)) > MAX_QUERY_CHARS or len(trial) > max_values):
             chunks.append(current)
             trial = [value]
         current = trial
@@ -83,21 +86,78 @@ class AppwriteStore:
             cursor = page.rows[-1].id
         return found
 
-    def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int:
-        """Episodes first, alerts last: the alerts table is the commit point, so a failure
-        in between replays to the same episode rows."""
-        episode_table = self.schema.table(EPISODES_TABLE)
-        alert_table = self.schema.table(ALERTS_TABLE)
-        self._upsert(EPISODES_TABLE, [{"$id": e.row_id, **e.to_row(episode_table)} for e in episodes])
-        self._upsert(ALERTS_TABLE, [{"$id": a.fingerprint, **a.to_row(alert_table)} for a in alerts])
-        return len(alerts)
-
-    def _upsert(self, table_id: str, rows: list[dict]) -> None:
-        for start in range(0, len(rows), MAX_BATCH_ROWS):
+    def rows(self, table_id: str, ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for chunk in equal_chunks("$id", sorted(set(ids))):
             try:
-                self.tables.upsert_rows(self.database_id, table_id, rows[start:start + MAX_BATCH_ROWS])
+                result = self.tables.list_rows(self.database_id, table_id,
+                                               queries=[Query.equal("$id", chunk), Query.limit(len(chunk))],
+                                               total=False)
             except AppwriteException as exc:
                 raise to_store_error(exc) from None
+            found.update({row.id: row.data for row in result.rows})
+        return found
+
+    def create(self, table_id: str, rows: list[dict]) -> list[str]:
+        """Bulk creates; returns the IDs that already existed. A bulk create is atomic (one
+        existing ID fails the batch: capture bulk-create-one-existing), so only a batch that
+        conflicts is retried row by row."""
+        table = self.schema.table(table_id)
+        rows = [fit_row(r, table) for r in rows]
+        conflicts: list[str] = []
+        for start in range(0, len(rows), MAX_BATCH_ROWS):
+            batch = rows[start:start + MAX_BATCH_ROWS]
+            try:
+                self.tables.create_rows(self.database_id, table_id, batch)
+                continue
+            except AppwriteException as exc:
+                if classify(exc) is not Fault.CONFLICT:
+                    raise to_store_error(exc) from None
+            for row in batch:
+                data = {k: v for k, v in row.items() if k != "$id"}
+                try:
+                    self.tables.create_row(self.database_id, table_id, row["$id"], data)
+                except AppwriteException as exc:
+                    if classify(exc) is not Fault.CONFLICT:
+                        raise to_store_error(exc) from None
+                    conflicts.append(row["$id"])
+        return conflicts
+
+    def update(self, table_id: str, changes: dict[str, dict]) -> list[str]:
+        """Partial updates (PATCH keeps omitted columns); rows with identical changes share one
+        bulk update by `$id`. Returns the IDs that were not there."""
+        table = self.schema.table(table_id)
+        missing: list[str] = []
+        for data, ids in group_changes(changes, table):
+            if len(ids) == 1:
+                try:
+                    self.tables.update_row(self.database_id, table_id, ids[0], data)
+                except AppwriteException as exc:
+                    if classify(exc) is not Fault.NOT_FOUND:
+                        raise to_store_error(exc) from None
+                    missing.append(ids[0])
+                continue
+            for chunk in equal_chunks("$id", ids, MAX_BATCH_ROWS):
+                try:
+                    result = self.tables.update_rows(self.database_id, table_id, data,
+                                                     queries=[Query.equal("$id", chunk), Query.limit(len(chunk))])
+                except AppwriteException as exc:
+                    raise to_store_error(exc) from None
+                # Bulk update answers the rows it matched (capture bulk-update-query).
+                found = {row.id for row in result.rows}
+                missing += [i for i in chunk if i not in found]
+        return missing
+
+
+def group_changes(changes: dict[str, dict], table) -> list[tuple[dict, list[str]]]:
+    groups: dict[str, tuple[dict, list[str]]] = {}
+    for row_id, data in changes.items():
+        data = fit_row(data, table, partial=True)
+        if not data:
+            continue
+        key = json.dumps(data, sort_keys=True, default=str)
+        groups.setdefault(key, (data, []))[1].append(row_id)
+    return list(groups.values())
 
 
 class AppwriteMessenger:

@@ -101,7 +101,8 @@ class AppwriteRows:
 
     def update(self, table: str, row_id: str, changes: dict) -> dict | None:
         check_query(self.schema, table, ())
-        data = fit_row({k: v for k, v in changes.items() if not k.startswith("$")}, self.schema.table(table))
+        data = fit_row({k: v for k, v in changes.items() if not k.startswith("$")}, self.schema.table(table),
+                       partial=True)
         if not data:
             return self.get(table, row_id)  # Appwrite answers 400 row_missing_payload to {}
         try:
@@ -114,7 +115,8 @@ class AppwriteRows:
 
     def update_many(self, table: str, ids: Sequence[str], changes: dict, where: Sequence[Where] = ()) -> list[dict]:
         check_query(self.schema, table, where)
-        data = fit_row({k: v for k, v in changes.items() if not k.startswith("$")}, self.schema.table(table))
+        data = fit_row({k: v for k, v in changes.items() if not k.startswith("$")}, self.schema.table(table),
+                       partial=True)
         out: list[dict] = []
         for chunk in equal_chunks("$id", list(dict.fromkeys(ids))):
             for start in range(0, len(chunk), MAX_BATCH_ROWS):

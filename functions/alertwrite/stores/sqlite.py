@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 from ..errors import StoreMisconfigured, StoreUnavailable
 from ..notify import OutboundMessage
-from ..records import ALERTS_TABLE, EPISODES_TABLE, AlertRecord, EpisodeRecord
+from ..records import ALERTS_TABLE, AlertRecord, fit_row
 from ..schema import Column, Schema, Table
 from ..timeutil import format_ms, utcnow
 
@@ -328,12 +328,51 @@ class SqliteStore:
                                  "ORDER BY lastSeenAt LIMIT ?", (format_ms(before), limit))
         return [AlertRecord.from_row(dict(r)) for r in rows]
 
-    def save(self, episodes: list[EpisodeRecord], alerts: list[AlertRecord]) -> int:
-        episode_table = self.schema.table(EPISODES_TABLE)
-        alert_table = self.schema.table(ALERTS_TABLE)
-        upsert_rows(self.conn, EPISODES_TABLE, [{"$id": e.row_id, **e.to_row(episode_table)} for e in episodes])
-        upsert_rows(self.conn, ALERTS_TABLE, [{"$id": a.fingerprint, **a.to_row(alert_table)} for a in alerts])
-        return len(alerts)
+    # The same row operations as the Appwrite store (writes.py), inside this one transaction.
+    def rows(self, table: str, ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(f'SELECT * FROM {q(table)} WHERE "$id" IN ({marks})', chunk):
+                found[row["$id"]] = dict(row)
+        return found
+
+    def create(self, table: str, rows: list[dict]) -> list[str]:
+        spec = self.schema.table(table)
+        now = format_ms(utcnow())
+        conflicts = []
+        for row in rows:
+            row = _sql_values(fit_row(row, spec))
+            cols = [c for c in row]
+            cursor = self.conn.execute(
+                f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
+                f"VALUES ({', '.join('?' * len(cols))}, ?, ?) ON CONFLICT DO NOTHING", [*row.values(), now, now])
+            if cursor.rowcount != 1:
+                conflicts.append(row["$id"])
+        return conflicts
+
+    def update(self, table: str, changes: dict[str, dict]) -> list[str]:
+        spec = self.schema.table(table)
+        now = format_ms(utcnow())
+        missing = []
+        for row_id, data in changes.items():
+            data = _sql_values(fit_row(data, spec, partial=True))
+            data.pop("$id", None)
+            if not data:
+                continue
+            sets = ", ".join(f"{q(c)} = ?" for c in data)
+            cursor = self.conn.execute(f'UPDATE {q(table)} SET {sets}, "$updatedAt" = ? WHERE "$id" = ?',
+                                       [*data.values(), now, row_id])
+            if cursor.rowcount != 1:
+                missing.append(row_id)
+        return missing
+
+
+def _sql_values(row: dict) -> dict:
+    """Arrays are kept as JSON text, booleans as 0/1 (sqlite3 takes the rest as they are)."""
+    return {k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()}
 
 
 def upsert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:

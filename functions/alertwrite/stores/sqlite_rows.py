@@ -11,12 +11,11 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
-from ..errors import StoreMisconfigured, StoreUnavailable
 from ..records import fit_row
 from ..schema import Schema
 from ..timeutil import format_ms, utcnow
 from .rows import PAGE, RowQueryError, Where, check_query, clamp_limit
-from .sqlite import connect, q
+from .sqlite import q
 
 _COMPARE = {"=": "IS", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -29,22 +28,12 @@ class SqliteRows:
     @classmethod
     @contextmanager
     def transaction(cls, path: str, schema: Schema) -> Iterator["SqliteRows"]:
-        conn = connect(path, schema)
-        try:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(f"SQLite {path}: {exc}") from None
-            try:
-                yield cls(conn, schema)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite {path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreMisconfigured(f"SQLite {path}: {exc}") from None
+        """One unit of intake's group commit (stores/sqlite.py), so every writer of the file
+        queues on the same lock and commits durably before the block exits."""
+        from .sqlite import transaction
+
+        with transaction(path, schema) as conn:
+            yield cls(conn, schema)
 
     # -- reads ---------------------------------------------------------------------------
     def get(self, table: str, row_id: str) -> dict | None:
@@ -107,7 +96,7 @@ class SqliteRows:
 
     def update_many(self, table: str, ids: Sequence[str], changes: dict, where: Sequence[Where] = ()) -> list[dict]:
         check_query(self.schema, table, where)
-        data = self._in(table, {k: v for k, v in changes.items() if not k.startswith("$")})
+        data = self._in(table, {k: v for k, v in changes.items() if not k.startswith("$")}, partial=True)
         out: list[dict] = []
         ids = list(dict.fromkeys(ids))
         for start in range(0, len(ids), 500):
@@ -126,9 +115,12 @@ class SqliteRows:
         return self.conn.execute(f"DELETE FROM {q(table)} WHERE \"$id\" = ?", (row_id,)).rowcount == 1
 
     # -- conversions ---------------------------------------------------------------------
-    def _in(self, table: str, data: dict) -> dict:
+    def _in(self, table: str, data: dict, partial: bool = False) -> dict:
         spec = self.schema.table(table)
-        data = fit_row(dict(data), spec)
+        unknown = [k for k in data if k not in spec.columns_by_key]
+        if unknown:
+            raise RowQueryError("unknown_column", f"{table}.{unknown[0]}")
+        data = fit_row(dict(data), spec, partial=partial)
         for col in spec.columns:
             if col.key not in data or data[col.key] is None:
                 continue
@@ -136,9 +128,6 @@ class SqliteRows:
                 data[col.key] = json.dumps(list(data[col.key]), ensure_ascii=False)
             elif col.type == "boolean":
                 data[col.key] = int(bool(data[col.key]))
-        unknown = [k for k in data if k not in {c.key for c in spec.columns}]
-        if unknown:
-            raise RowQueryError("unknown_column", f"{table}.{unknown[0]}")
         return data
 
     def _out(self, table: str, row: sqlite3.Row) -> dict:
