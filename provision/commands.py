@@ -70,6 +70,7 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
                            console_dir=console if console.is_dir() else None, sock=sock, primary=primary)
     children = start_workers(workers, lambda: make(False).serve_forever())
     server = make(True)
+    dispatcher = _appwrite_dispatcher(chosen, schema)  # channels: no row events without the SQLite change feed
     click.echo(banner(server, chosen, generated, receiver_block))
     # Explicit handlers: a process started in the background by a script has SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
@@ -79,6 +80,8 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
     except KeyboardInterrupt:
         pass
     finally:
+        if dispatcher:
+            dispatcher.stop()
         server.stop()
         stop_workers(children)
         click.echo("stopped", err=True)
@@ -165,3 +168,17 @@ def bundle(state: State, out):
     for fn in schema.functions:
         path = build_bundle(state.project, fn.id, state.project.root / out, schema)
         click.echo(str(path))
+
+
+def _appwrite_dispatcher(chosen: Backend, schema):
+    """With --backend appwrite, serve has no row events: the alert-dispatcher's work runs as a
+    thread, woken by each commit in this process and polling every second for the rest."""
+    if chosen.kind != "appwrite":
+        return None
+    import os
+
+    from alertwrite.channels.worker import Worker
+    from alertwrite.settings import Settings
+    c = chosen.connection
+    settings = Settings((), "appwrite", endpoint=c.endpoint, project_id=c.project, api_key=c.key)
+    return Worker(settings, schema, env=dict(os.environ)).start()

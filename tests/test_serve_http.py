@@ -161,5 +161,6 @@ def test_log_lines_cannot_be_forged_and_tokens_in_urls_are_redacted(served):
     assert "\x1b" not in log, [line for line in log.splitlines() if "\x1b" in line]
     # escaped by serve, or already a space: a subject/title never holds CR/LF (notify/text.py)
     assert "Forged\\nPOST" in log or "Forged POST" in log
+    assert "Forged\nPOST" not in log  # the raw newline never reaches the log
     assert not any(line.startswith("POST / -> alert-processor 200 ") and "[31m" in line for line in log.splitlines())
     assert escape_log("a\r\nb\x1b") == "a\\r\\nb\\x1b" and redact_url("/p?key=1&a=2") == "/p?key=[redacted]&a=2"

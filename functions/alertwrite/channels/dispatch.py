@@ -73,7 +73,8 @@ def _row(channel: str, event: Event, now: datetime) -> dict:
     return {"$id": notification_id(channel, keys), "channel": channel, "status": delivery.PENDING,
             "kind": event.kind, "title": render.fit(render.headline(event), 255),
             "transitions": json.dumps(sorted(keys)), "payload": event.to_json(), "attempts": 0,
-            "nextAttemptAt": format_ms(now)}
+            # due at once, even when a job runs "as if at" a later time (alertwrite run --at)
+            "nextAttemptAt": format_ms(min(now, utcnow()))}
 
 
 def plan_notifications(event: Event, channels: list[Channel], now: datetime,
