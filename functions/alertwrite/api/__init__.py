@@ -3,3 +3,4 @@ from . import meta_routes  # noqa: F401
 from . import alerts_routes  # noqa: F401
 from . import oncall_routes  # noqa: F401
 from . import channels_routes  # noqa: F401
+from . import stats_routes  # noqa: F401
