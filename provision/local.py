@@ -16,7 +16,6 @@ import sqlite3
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
@@ -152,14 +151,7 @@ class LocalServer:
                      if functions.backend.kind == "sqlite" else None)
         self.scheduler = Scheduler(functions, self.say)
         self.background = background and primary
-        # With --backend appwrite there is no local change feed: the functions that subscribe to
-        # notification creates (alert-dispatcher) are run right after any execution that may
-        # have recorded some, instead of waiting for their one-minute schedule.
-        self._kick_targets = [fid for fid, events in functions.events.items()
-                              if fid in functions.modules and any(".notifications." in e and e.endswith(".create")
-                                                                  for e in events)] if self.feed is None else []
-        self._kick_pending = threading.Event()
-        self._kicker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alertwrite-kick")
+
         app = App(self.handle, max_body, threads, stream=self.feed.stream if self.feed else None, log=self.say)
         self.http = HttpServer(app, host, port, request_timeout=request_timeout, sock=sock)
 
@@ -191,7 +183,6 @@ class LocalServer:
     def stop(self) -> None:
         self.http.stop()
         self.scheduler.stop()
-        self._kicker.shutdown(wait=False, cancel_futures=True)
         if self.feed:
             self.feed.stop()
 
@@ -220,23 +211,9 @@ class LocalServer:
         headers = {**request.headers, **execution_headers(key=self.functions.backend.key, client_ip=request.client_ip)}
         req = Request(request.method, path, request.query, headers, body, host.strip("[]"), port or 80)
         result = self.functions.call(function_id, req, self.sink)
-        if result.status < 300 and self._kick_targets and function_id not in self._kick_targets:
-            self._kick()
         reply = Reply(result.status, result.headers, result.body)
         reply.function = function_id
         return reply
-
-    def _kick(self) -> None:
-        if self._kick_pending.is_set():
-            return  # one run already queued covers this execution's notifications too
-        self._kick_pending.set()
-
-        def run():
-            self._kick_pending.clear()
-            for fid in self._kick_targets:
-                result = self.functions.run_scheduled(fid, self.sink)
-                self.say(f"after a commit -> {fid} {result.status} ({result.duration_ms:.0f} ms)")
-        self._kicker.submit(run)
 
     def sink(self, kind: str, line: str) -> None:
         log_sink(self.say)(kind, line)
