@@ -108,7 +108,7 @@ def test_cr_lf_in_labels_never_reaches_the_email_subject_or_push_title(schema):
     a = Alert("00000000000000cc", "firing", {"alertname": "X\r\nBcc: victim@example.com", "severity": "critical"},
               {"summary": "s"}, NOW, None, "")
     d = Delivery("r", "firing", (a,))
-    messages = compose(transitions(d), schema.rules, d)
+    messages = compose(transitions(d), RULES, d)
     assert {m.medium for m in messages} == {"email", "push", "sms"}
     for m in messages:
         if m.medium in ("email", "push"):

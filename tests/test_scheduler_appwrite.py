@@ -67,7 +67,7 @@ def test_calls_per_run_are_constant_in_the_number_of_due_alerts(fake, schema):
     assert many == EXPECTED, many
 
 
-EXPECTED = [20, 14, 16]
+EXPECTED = [22, 16, 18]  # 2 of them: the console-ack sweep (operations/manual.py)
 
 
 def test_oncall_routes_answer_from_the_one_resolver(fake, schema):

@@ -74,6 +74,8 @@ def on_alert_update(rows, event_row: dict, now: datetime) -> str:
         done = rows.update_many(ALERTS, [row_id], {"acknowledgedAt": stamp, "ackMark": ack_mark(by, stamp)},
                                 where=[("acknowledgedBy", "=", by)])
         if done:
+            from .alerts import mark_first_ack
+            mark_first_ack(rows, done, by, stamp)
             record(rows, [entry(actor, "ack", "alert", row_id, now, before={"acknowledgedAt": at, "ackMark": mark or None},
                                 after={"acknowledgedAt": stamp, "acknowledgedBy": by}, comment="set in the Appwrite console")])
         return "acknowledged"
