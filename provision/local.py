@@ -187,6 +187,9 @@ class LocalServer:
             self.feed.stop()
 
     def route(self, path: str) -> tuple[str, str]:
+        if path == "/metrics":
+            # The one /metrics (stats/metrics.py through alert-api): same series, same token rule.
+            return "alert-api", "/metrics"
         parts = path.split("/")
         if len(parts) > 2 and parts[1] == "functions" and parts[2] in self.functions.modules:
             return parts[2], "/" + "/".join(parts[3:])

@@ -111,3 +111,23 @@ def test_bundle_and_appwrite_json_commands(project, tmp_path):
     assert built.exit_code == 0
     assert (tmp_path / "out" / "alert-processor" / "src" / "alertwrite" / "schema.json").exists()
     assert runner.invoke(main, ["--root", str(project.root), "appwrite-json", "--check"]).exit_code == 0
+
+
+def test_serve_metrics_count_the_deliveries_it_answered(server, monkeypatch):
+    srv, _ = server
+    monkeypatch.setenv("ALERTWRITE_METRICS_PUBLIC", "1")
+    before = httpx.get(srv.url + "metrics")
+    assert before.status_code == 200 and before.headers["content-type"].startswith("text/plain")
+
+    def count(text: str, outcome: str) -> float:
+        for line in text.splitlines():
+            if line.startswith("alertwrite_deliveries_total{") and f'outcome="{outcome}"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+    httpx.post(srv.url, content=body_of("0001"), headers={"Authorization": f"Bearer {TOKEN}",
+                                                         "Content-Type": "application/json"})
+    httpx.post(srv.url, content=b"{}", headers={"Authorization": "Bearer wrong"})
+    after = httpx.get(srv.url + "metrics").text
+    assert count(after, "200") == count(before.text, "200") + 1
+    assert count(after, "401") == count(before.text, "401") + 1
+    assert "alertwrite_alerts{" in after  # gauges read from the tables at scrape time

@@ -10,6 +10,7 @@ import traceback
 
 from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.schema import load_bundled
+from .alertwrite.stats import metrics
 from .alertwrite.scheduling.scheduler import JobsFailed, run
 from .alertwrite.settings import MissingSettings, load_settings
 from .alertwrite.stores import open_rows
@@ -18,7 +19,9 @@ from .alertwrite.timeutil import parse_rfc3339, utcnow
 
 def main(context):
     try:
-        return _handle(context)
+        answer = _handle(context)
+        metrics.observe_scheduled_run("alert-scheduler", answer.get("statusCode", 200) < 300)
+        return answer
     except Exception:
         context.error("internal error: " + traceback.format_exc(limit=8))
         return context.res.json({"error": "internal_error"}, statusCode=500)
