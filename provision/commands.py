@@ -51,6 +51,7 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
     if not tokens:
         generated = new_token()
         tokens = (generated,)
+    local_api = _local_api_settings(state, host, port)
     chosen = _backend(state, backend, db)
     schema = state.schema()
     progress("building function bundles...")
@@ -72,6 +73,9 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
     server = make(True)
     dispatcher = _appwrite_dispatcher(chosen, schema)  # channels: no row events without the SQLite change feed
     click.echo(banner(server, chosen, generated, receiver_block))
+    if local_api:
+        click.echo("No ALERTWRITE_API_TOKENS set, so the console and alert-api take this generated admin token "
+                   "(shown once):\n  " + local_api)
     # Explicit handlers: a process started in the background by a script has SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -85,6 +89,26 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
         server.stop()
         stop_workers(children)
         click.echo("stopped", err=True)
+
+
+def _local_api_settings(state: State, host: str, port: int) -> str | None:
+    """What alert-api needs to be usable from a fresh clone: an API token for the console and
+    a key and address for the one-tap links in messages. Each one missing from the environment
+    and .env is generated for this run; returns the generated admin token to show once."""
+    import os
+    import secrets
+
+    shown = None
+    for name in ("ALERTWRITE_API_TOKENS", "ALERTWRITE_LINK_SECRET", "ALERTWRITE_PUBLIC_URL"):
+        value = setting(name, state.project.root)
+        if value:  # from .env too: the functions read the process environment
+            os.environ[name] = value
+    if not os.environ.get("ALERTWRITE_API_TOKENS"):
+        shown = "aw_api_" + secrets.token_urlsafe(24)
+        os.environ["ALERTWRITE_API_TOKENS"] = f"local:admin:{shown}"
+    os.environ.setdefault("ALERTWRITE_LINK_SECRET", secrets.token_urlsafe(32))  # links of this run only
+    os.environ.setdefault("ALERTWRITE_PUBLIC_URL", f"http://{host}:{port}/functions/alert-api")
+    return shown
 
 
 def _stop(signum, frame):

@@ -14,7 +14,9 @@ import importlib
 import os
 import sqlite3
 import sys
+import shutil
 import tempfile
+import weakref
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +99,8 @@ class Functions:
         self.specs = {fn.id: fn for fn in schema.functions}
         self.events = {fn.id: fn.events for fn in schema.functions}
         self.build_dir = build_dir or Path(tempfile.mkdtemp(prefix="alertwrite-bundles-"))
+        if build_dir is None:  # ours: removed when the process ends, not left in /tmp by every serve
+            weakref.finalize(self, shutil.rmtree, str(self.build_dir), True)
         os.environ.update(backend.environment())
         os.environ["ALERTWRITE_WEBHOOK_TOKENS"] = ",".join(tokens)
         self.modules = {}

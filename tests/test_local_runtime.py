@@ -1,4 +1,5 @@
 """The Appwrite runtime contract as `serve` reproduces it, and serve's routing."""
+import os
 import io
 import json
 import sqlite3
@@ -131,3 +132,24 @@ def test_serve_metrics_count_the_deliveries_it_answered(server, monkeypatch):
     assert count(after, "200") == count(before.text, "200") + 1
     assert count(after, "401") == count(before.text, "401") + 1
     assert "alertwrite_alerts{" in after  # gauges read from the tables at scrape time
+
+
+def test_serve_makes_alert_api_usable_on_a_fresh_clone(tmp_path, monkeypatch):
+    """No API token, link key or public URL set: serve generates them for the run; a value in
+    .env wins and reaches the functions' environment."""
+    from provision.commands import _local_api_settings
+    from provision.cli import State
+
+    for name in ("ALERTWRITE_API_TOKENS", "ALERTWRITE_LINK_SECRET", "ALERTWRITE_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "functions").mkdir()
+    state = State({}, str(tmp_path))
+    shown = _local_api_settings(state, "127.0.0.1", 3000)
+    assert shown and os.environ["ALERTWRITE_API_TOKENS"] == f"local:admin:{shown}"
+    assert os.environ["ALERTWRITE_LINK_SECRET"] and os.environ["ALERTWRITE_PUBLIC_URL"] == "http://127.0.0.1:3000/functions/alert-api"
+    for name in ("ALERTWRITE_API_TOKENS", "ALERTWRITE_LINK_SECRET", "ALERTWRITE_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text("ALERTWRITE_API_TOKENS=ops:admin:from-env\n")
+    assert _local_api_settings(state, "127.0.0.1", 3000) is None
+    assert os.environ["ALERTWRITE_API_TOKENS"] == "ops:admin:from-env"
