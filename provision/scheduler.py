@@ -5,6 +5,11 @@ uses dragonmantank/cron-expression): minute hour day-of-month month day-of-week,
 a number, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list; day-of-week 0 or 7 is
 Sunday; when both day fields are restricted, either may match (Vixie cron).
 A run still going when its next minute comes is not started twice.
+
+Functions scheduled every minute (`* * * * *`) also run every `fast_seconds` (5 s) in between:
+locally nothing charges per execution, so an escalation step fires within seconds of its due
+time instead of up to a minute late (Appwrite's cron cannot do better than the minute). Those
+in-between runs are logged only when they fail or report an error.
 """
 from __future__ import annotations
 
@@ -55,10 +60,14 @@ def cron_matches(expression: str, at: datetime) -> bool:
     return day_ok and weekday_ok
 
 
+EVERY_MINUTE = "* * * * *"
+
+
 class Scheduler:
-    def __init__(self, functions, say: Callable[[str], None]):
+    def __init__(self, functions, say: Callable[[str], None], fast_seconds: float = 5.0):
         self.functions = functions
         self.say = say
+        self.fast_seconds = fast_seconds
         self.jobs = {fn.id: fn.schedule for fn in functions.schema.functions if fn.schedule}
         for fid, expr in self.jobs.items():
             cron_matches(expr, datetime.now(timezone.utc))  # a bad expression fails at startup
@@ -68,25 +77,34 @@ class Scheduler:
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.jobs)), thread_name_prefix="alertwrite-cron")
         self._thread: threading.Thread | None = None
 
-    def tick(self, at: datetime) -> list:
-        """Start every function due at `at`; returns their futures."""
+    def tick(self, at: datetime, fast: bool = False) -> list:
+        """Start every function due at `at` (with `fast`, the every-minute ones between two
+        minutes); returns their futures."""
         started = []
         for fid, expr in self.jobs.items():
-            if not cron_matches(expr, at):
+            if (fast and " ".join(expr.split()) != EVERY_MINUTE) or (not fast and not cron_matches(expr, at)):
                 continue
             with self._lock:
                 if fid in self._running:
-                    self.say(f"schedule {fid}: previous run still going, skipped")
+                    if not fast:
+                        self.say(f"schedule {fid}: previous run still going, skipped")
                     continue
                 self._running.add(fid)
-            started.append(self._pool.submit(self._run, fid))
+            started.append(self._pool.submit(self._run, fid, fast))
         return started
 
-    def _run(self, fid: str):
+    def _run(self, fid: str, quiet: bool = False):
         try:
             t0 = time.perf_counter()
-            result = self.functions.run_scheduled(fid, log_sink(self.say))
-            self.say(f"schedule {fid} -> {result.status} ({(time.perf_counter() - t0) * 1000:.0f} ms)")
+            lines: list[tuple[str, str]] = []
+            sink = log_sink(self.say)
+            result = self.functions.run_scheduled(fid, (lambda kind, line: lines.append((kind, line))) if quiet else sink)
+            if quiet and (result.status >= 300 or any(kind == "error" for kind, _ in lines)):
+                for kind, line in lines:
+                    sink(kind, line)
+                quiet = False
+            if not quiet:
+                self.say(f"schedule {fid} -> {result.status} ({(time.perf_counter() - t0) * 1000:.0f} ms)")
             return result
         finally:
             with self._lock:
@@ -99,8 +117,17 @@ class Scheduler:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(60 - time.time() % 60):
-            self.tick(datetime.now(timezone.utc).replace(second=0, microsecond=0))
+        minute = int(time.time() // 60)
+        while True:
+            to_minute = 60 - time.time() % 60
+            if self._stop.wait(min(to_minute, self.fast_seconds) if self.fast_seconds else to_minute):
+                return
+            now = int(time.time() // 60)
+            if now != minute:
+                minute = now
+                self.tick(datetime.now(timezone.utc).replace(second=0, microsecond=0))
+            elif self.fast_seconds:
+                self.tick(datetime.now(timezone.utc), fast=True)
 
     def stop(self) -> None:
         self._stop.set()

@@ -153,3 +153,15 @@ def test_serve_makes_alert_api_usable_on_a_fresh_clone(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("ALERTWRITE_API_TOKENS=ops:admin:from-env\n")
     assert _local_api_settings(state, "127.0.0.1", 3000) is None
     assert os.environ["ALERTWRITE_API_TOKENS"] == "ops:admin:from-env"
+
+
+def test_every_minute_functions_also_run_between_minutes_quietly(server):
+    """alert-scheduler and alert-dispatcher (`* * * * *`) get serve's in-between runs, which keep
+    escalation lateness to seconds; a run that went well adds no log line."""
+    from datetime import datetime, timezone
+
+    srv, out = server
+    started = srv.scheduler.tick(datetime(2026, 12, 1, 10, 7, 20, tzinfo=timezone.utc), fast=True)
+    assert {"alert-scheduler", "alert-dispatcher"} <= set(srv.scheduler.jobs)
+    assert len(started) == 2 and all(f.result().status == 200 for f in started)
+    assert "schedule alert-scheduler" not in out.getvalue()

@@ -187,3 +187,4 @@ def test_a_request_whose_client_left_while_it_queued_is_not_run(host):
         assert httpx.post(one.url + "functions/echo/after").json() == {"echo": "http"}  # and the server goes on
     finally:
         one.stop()
+

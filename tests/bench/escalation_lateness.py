@@ -1,6 +1,6 @@
 """Escalation step lateness under a one-minute scheduler, on the local store.
 
-    python tests/bench/escalation_lateness.py [--alerts 200] [--minutes 60]
+    python tests/bench/escalation_lateness.py [--alerts 200] [--minutes 60] [--tick 60|5]
 
 Alerts arrive at random seconds over the window; the scheduler runs at every whole minute
 (Appwrite's cron granularity, and serve's), simulated with `--at` time travel, so the figure
@@ -45,6 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--alerts", type=int, default=200)
     parser.add_argument("--minutes", type=int, default=60)
+    parser.add_argument("--tick", type=float, default=60.0,
+                        help="seconds between scheduler runs: 60 is Appwrite's cron, 5 is serve's in-between runs")
     args = parser.parse_args()
     schema = find_project(HERE).load_schema()
     db = str(Path(tempfile.mkdtemp()) / "bench.db")
@@ -58,8 +60,8 @@ def main() -> None:
     arrivals = sorted((T0 + timedelta(seconds=rng.uniform(0, args.minutes * 60)), i) for i in range(args.alerts))
     backend, run_ms, late = SqliteBackend(db, schema), [], []
     pending = list(arrivals)
-    for minute in range(args.minutes + 5):
-        now = T0 + timedelta(minutes=minute)
+    for tick in range(int((args.minutes + 5) * 60 / args.tick)):
+        now = T0 + timedelta(seconds=tick * args.tick)
         while pending and pending[0][0] <= now:
             at, i = pending.pop(0)
             with backend.unit_of_work() as (store, outbox):
