@@ -2,6 +2,7 @@
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,16 @@ def test_two_workers_share_the_store_and_never_announce_a_transition_twice(proje
             for t in threads:
                 t.join()
         assert statuses == [200] * 60
+        conn = sqlite3.connect(serve.db)
+        try:  # delivery is asynchronous: wait until the dispatcher has sent what intake recorded
+            for _ in range(300):
+                (open_,) = conn.execute("SELECT COUNT(*) FROM notifications WHERE status IN ('pending', 'retrying')").fetchone()
+                if not open_:
+                    break
+                time.sleep(0.1)
+            assert not open_, f"{open_} notifications still unsent"
+        finally:
+            conn.close()
         conn = sqlite3.connect(serve.db)
         try:
             alerts = conn.execute("SELECT COUNT(*), SUM(occurrences) FROM alerts").fetchone()
