@@ -58,7 +58,7 @@ def fit_row(row: dict, table: Table, partial: bool = False) -> dict:
     for key, value in row.items():
         fitter = fitters.get(key)
         if fitter is not None:
-            out[key] = fitter(value)
+            out[key] = value if value is None else fitter(value)
         elif key in _SYSTEM:
             out[key] = value
     for col in required:
@@ -110,7 +110,13 @@ def _fitter(col: Column):
     if kind == "boolean":
         return lambda v: v if type(v) is bool else slow(v)
     if kind == "datetime":
-        return lambda v: _fit_datetime_text(v) if type(v) is str else slow(v)
+        def fit_datetime(v):
+            if type(v) is str:
+                return _fit_datetime_text(v)
+            if type(v) is datetime and v.tzinfo is timezone.utc and MIN_STORABLE <= v <= MAX_STORABLE:
+                return v.isoformat(timespec="milliseconds")  # format_ms of an instant in range
+            return slow(v)
+        return fit_datetime
     return slow
 
 
