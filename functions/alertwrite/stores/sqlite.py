@@ -375,6 +375,9 @@ def insert_new(conn: sqlite3.Connection, table: str, rows: list[dict]) -> list[b
     """Insert each row whose `$id` is not there yet, a few hundred rows per statement; says per
     row whether it was created (a row given twice is there already the second time)."""
     now = format_ms(utcnow())
+    if len(rows) == 1:  # most of a storm: RETURNING would cost more than the insert
+        row = rows[0]
+        return [conn.execute(_insert_sql(table, tuple(row), 1, False), [*row.values(), now, now]).rowcount == 1]
     groups: dict[tuple[str, ...], list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)
@@ -392,10 +395,11 @@ def insert_new(conn: sqlite3.Connection, table: str, rows: list[dict]) -> list[b
 
 
 @functools.lru_cache(maxsize=256)
-def _insert_sql(table: str, cols: tuple[str, ...], n: int) -> str:
+def _insert_sql(table: str, cols: tuple[str, ...], n: int, returning: bool = True) -> str:
     marks = "(" + ", ".join("?" * (len(cols) + 2)) + ")"
+    tail = ' RETURNING "$id"' if returning else ""
     return (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
-            f"VALUES {', '.join([marks] * n)} ON CONFLICT DO NOTHING RETURNING \"$id\"")
+            f"VALUES {', '.join([marks] * n)} ON CONFLICT DO NOTHING{tail}")
 
 
 @functools.lru_cache(maxsize=256)
