@@ -19,7 +19,7 @@ from appwrite.query import Query
 from alertwrite.errors import Fault, classify
 from alertwrite.schema import Column, Schema
 
-from .plan import Plan, Step
+from .plan import DELETING, Plan, Step
 
 COLUMN_CREATORS = {"string": "create_string_column", "integer": "create_integer_column",
                    "double": "create_float_column", "boolean": "create_boolean_column",
@@ -71,12 +71,15 @@ class Applier:
 
         deletions = [s for s in (plan.unmanaged if prune else []) if s.kind in ("index", "column")]
         recreates = [s for s in steps if s.action == "recreate"]
-        for step in [s for s in recreates + deletions if s.kind == "index"]:
+        for step in [s for s in recreates + deletions if s.kind == "index" and s.detail != DELETING]:
             run(Step("delete", "index", step.target), lambda s=step: self.tables_db.delete_index(db, s.table, s.name),
                 Fault.NOT_FOUND)
-        for step in [s for s in recreates + deletions if s.kind == "column"]:
+        for step in [s for s in recreates + deletions if s.kind == "column" and s.detail != DELETING]:
             run(Step("delete", "column", step.target), lambda s=step: self.tables_db.delete_column(db, s.table, s.name),
                 Fault.NOT_FOUND)
+        for table_id in sorted({s.table for s in recreates + deletions if s.kind == "index"}):
+            self._wait(table_id, "indexes", {s.name for s in recreates + deletions
+                                             if s.kind == "index" and s.table == table_id}, until="gone")
         for table_id in sorted({s.table for s in recreates + deletions if s.kind == "column"}):
             gone = {s.name for s in recreates + deletions if s.kind == "column" and s.table == table_id}
             self._wait(table_id, "columns", gone, until="gone")
@@ -127,7 +130,13 @@ class Applier:
     def _create_column(self, table_id: str, col: Column) -> None:
         db = self.schema.database_id
         method = getattr(self.tables_db, COLUMN_CREATORS[col.type])
-        if col.type == "string":
+        if col.format == "enum":
+            self.tables_db.create_enum_column(db, table_id, col.key, list(col.elements), col.required,
+                                              default=col.default, array=col.array or None)
+        elif col.format:  # email, url, ip: strings the server validates; they take no size
+            getattr(self.tables_db, f"create_{col.format}_column")(db, table_id, col.key, col.required,
+                                                                    default=col.default, array=col.array or None)
+        elif col.type == "string":
             # Deprecated since 1.9 in favour of varchar/text, but the only string column that
             # 1.8 and CLI 12's appwrite.json know; silence the per-call DeprecationWarning.
             # The SDK's decorator forces simplefilter("always") inside the call, so an "ignore"

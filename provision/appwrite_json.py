@@ -24,7 +24,9 @@ def generate(schema: Schema, project_id: str = "your-project-id") -> dict:
                      "default": col.default}
             if col.type == "string":
                 entry["size"] = col.size
-                entry["format"] = ""
+                entry["format"] = col.format
+                if col.elements:
+                    entry["elements"] = list(col.elements)
                 if col.encrypt:
                     entry["encrypt"] = True
             if col.type in ("integer", "double"):
@@ -45,7 +47,15 @@ def generate(schema: Schema, project_id: str = "your-project-id") -> dict:
         "tablesDB": [{"$id": schema.database_id, "name": schema.database_name, "enabled": True}],
         "tables": tables,
         "topics": [{"$id": t.id, "name": t.name, "subscribe": list(t.subscribe)} for t in schema.topics],
+        "sites": [SITE],
     }
+
+
+# The console (sites/alert-console/), with the settings `alertwrite deploy` gives it
+# (provision/site_deploy.py); keys as the CLI's site config (`path`, `framework`, `buildRuntime`, ...).
+SITE = {"$id": "alert-console", "name": "Alertwrite console", "framework": "other", "buildRuntime": "static-1",
+        "adapter": "static", "installCommand": "", "buildCommand": "", "outputDirectory": "./", "fallbackFile": "",
+        "timeout": 30, "enabled": True, "logging": True, "path": "sites/alert-console"}
 
 
 def render(schema: Schema, project_id: str = "your-project-id") -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from alertwrite.errors import AppwriteException, Fault, classify, describe
+from alertwrite.errors import AppwriteException, Fault, classify, describe, scope_line
 from alertwrite.stores.transport import take_new_warnings
 
 from .connection import Connection, MissingConnection, resolve
@@ -55,7 +55,7 @@ def explain(exc: BaseException, endpoint: str = "") -> str:
         if fault is Fault.AUTH:
             if "role: guests" in message:
                 return "Appwrite refused the API key: check --key / APPWRITE_API_KEY and --project"
-            return f"the API key lacks a scope: {message[:200]} (add it to the key in the Appwrite console)"
+            return scope_line(exc) or f"the API key lacks a scope: {message[:200]} (add it to the key in the Appwrite console)"
         if fault is Fault.TRANSIENT and not exc.code:
             return f"cannot reach Appwrite at {endpoint or 'the endpoint'}: check --endpoint / APPWRITE_ENDPOINT"
         if exc.type == "project_not_found":
@@ -108,4 +108,6 @@ def main(ctx: click.Context, endpoint, project, key, root):
 
 from . import commands, deploy_commands, schema_commands  # noqa: E402,F401  (register the commands)
 from . import alert_commands  # noqa: E402,F401  (alerts, silences, audit)
+from . import oncall_commands  # noqa: E402,F401  (oncall, heartbeats)
 from . import channel_commands  # noqa: E402,F401
+from . import stats_commands  # noqa: E402,F401  (alertwrite stats)

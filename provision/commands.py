@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from alertwrite.auth import parse_tokens
+from alertwrite.timeutil import parse_rfc3339
 
 from .bundle import build_bundle
 from .cli import Failure, State, main, pass_state, progress
@@ -69,6 +70,7 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
                            console_dir=console if console.is_dir() else None, sock=sock, primary=primary)
     children = start_workers(workers, lambda: make(False).serve_forever())
     server = make(True)
+    dispatcher = _appwrite_dispatcher(chosen, schema)  # channels: no row events without the SQLite change feed
     click.echo(banner(server, chosen, generated, receiver_block))
     # Explicit handlers: a process started in the background by a script has SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
@@ -78,6 +80,8 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
     except KeyboardInterrupt:
         pass
     finally:
+        if dispatcher:
+            dispatcher.stop()
         server.stop()
         stop_workers(children)
         click.echo("stopped", err=True)
@@ -91,9 +95,21 @@ def _stop(signum, frame):
 @click.argument("function_id")
 @click.option("--db", default="alertwrite.db", show_default=True, help="SQLite file of the store (must exist)")
 @click.option("--backend", type=click.Choice(["sqlite", "appwrite"]), default="sqlite", show_default=True)
+@click.option("--at", "at", metavar="ISO", help="Run as if it were this instant (local SQLite store only), "
+                                                  "e.g. 2026-12-01T10:06:00Z")
 @pass_state
-def run(state: State, function_id, db, backend):
+def run(state: State, function_id, db, backend, at):
     """Run a scheduled function once, with the context a cron execution gets."""
+    if at:
+        if backend != "sqlite":
+            raise click.UsageError("--at works on the local SQLite store only; Appwrite runs at the real time")
+        try:
+            parse_rfc3339(at)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--at") from None
+        os.environ["ALERTWRITE_SCHEDULER_AT"] = at
+    else:
+        os.environ.pop("ALERTWRITE_SCHEDULER_AT", None)
     schema = state.schema()
     if function_id not in {f.id for f in schema.functions}:
         raise Failure(f"no function {function_id!r}; known: {', '.join(f.id for f in schema.functions)}")
@@ -104,7 +120,10 @@ def run(state: State, function_id, db, backend):
         functions = Functions(state.project, schema, chosen, tokens)
     except StartupError as exc:
         raise Failure(str(exc)) from None
-    result = functions.run_scheduled(function_id, lambda kind, line: progress(line))
+    try:
+        result = functions.run_scheduled(function_id, lambda kind, line: progress(line))
+    finally:
+        os.environ.pop("ALERTWRITE_SCHEDULER_AT", None)
     click.echo(result.body.decode("utf-8", "replace") or f"(status {result.status})")
     if result.status >= 400:
         sys.exit(3)
@@ -149,3 +168,17 @@ def bundle(state: State, out):
     for fn in schema.functions:
         path = build_bundle(state.project, fn.id, state.project.root / out, schema)
         click.echo(str(path))
+
+
+def _appwrite_dispatcher(chosen: Backend, schema):
+    """With --backend appwrite, serve has no row events: the alert-dispatcher's work runs as a
+    thread, woken by each commit in this process and polling every second for the rest."""
+    if chosen.kind != "appwrite":
+        return None
+    import os
+
+    from alertwrite.channels.worker import Worker
+    from alertwrite.settings import Settings
+    c = chosen.connection
+    settings = Settings((), "appwrite", endpoint=c.endpoint, project_id=c.project, api_key=c.key)
+    return Worker(settings, schema, env=dict(os.environ)).start()

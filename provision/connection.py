@@ -32,7 +32,13 @@ class Connection:
 
 def read_env_file(root: Path) -> dict[str, str]:
     path = root / ".env"
-    return {k: v for k, v in dotenv_values(path).items() if v is not None} if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        values = dotenv_values(path)
+    except UnicodeDecodeError as exc:
+        raise MissingConnection(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def setting(name: str, root: Path) -> str:

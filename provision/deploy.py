@@ -8,6 +8,8 @@ plain variable beside them.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,9 +99,9 @@ class Deployer:
     def _variables(self, fn: FunctionSpec, result: Deployed) -> bool:
         changed = False
         secrets = {name: self.value_of(name) for name in fn.secret_variables}
-        digest = hashlib.sha256("\n".join(f"{k}={v}" for k, v in sorted(secrets.items())).encode()).hexdigest()
         stored = self._variable(fn.id, SECRETS_DIGEST)
-        if secrets and (stored is None or stored["value"] != digest):
+        if secrets and not secrets_match(stored["value"] if stored else "", secrets):
+            digest = secrets_digest(secrets, os.urandom(16))
             for name, value in secrets.items():
                 self._set_variable(fn.id, name, value, secret=True)
             self._set_variable(fn.id, SECRETS_DIGEST, digest, secret=False)
@@ -124,11 +126,34 @@ class Deployer:
     def _set_variable(self, function_id: str, key: str, value: str, secret: bool) -> None:
         current = self._variable(function_id, key)
         if current is None:
-            created = self.functions.create_variable(function_id, _variable_id(key), key, value, secret=secret)
+            created = self._create_variable(function_id, key, value, secret)
             self._variables_cache[function_id][key] = {"id": created.id, "value": value, "secret": secret}
         else:
             self.functions.update_variable(function_id, current["id"], key, value=value, secret=secret or None)
             current["value"] = value
+
+    def _create_variable(self, function_id: str, key: str, value: str, secret: bool):
+        """A function deleted and created again under the same ID keeps its old variables until
+        the server's delete worker runs, so a create can answer 409 variable_already_exists for
+        a key the new function does not list. Wait for the worker, as long as a build may take."""
+        started = time.monotonic()
+        while True:
+            try:
+                return self.functions.create_variable(function_id, _variable_id(key), key, value, secret=secret)
+            except AppwriteException as exc:
+                if classify(exc) is not Fault.CONFLICT:
+                    raise
+            self._variables_cache.pop(function_id, None)
+            if self._variable(function_id, key) is not None:  # it is there after all: update it
+                current = self._variable(function_id, key)
+                self.functions.update_variable(function_id, current["id"], key, value=value, secret=secret or None)
+                return type("Created", (), {"id": current["id"]})
+            elapsed = time.monotonic() - started
+            if elapsed > self.timeout:
+                raise DeployError(f"variable {key} of {function_id} still exists on the server {elapsed:.0f}s after "
+                                  "the function was deleted; try again later")
+            self.progress(f"waiting for Appwrite to finish deleting the old {function_id}'s variable {key}")
+            self.sleep(self.poll)
 
     def _upload(self, fn: FunctionSpec, bundle: bytes) -> None:
         self.progress(f"uploading {fn.id} ({len(bundle) // 1024} KB)")
@@ -162,6 +187,28 @@ class Deployer:
             return ""
         domains = sorted(r.domain for r in rules)
         return f"https://{domains[0]}/" if domains else ""
+
+
+# The digest of the secret values sits in a plain (readable) variable so deploy can tell they
+# changed without reading them back. It is salted and stretched (PBKDF2-HMAC-SHA256), so it
+# neither matches across projects nor makes guessing a token cheap. Format: pbkdf2$<salt>$<hex>.
+DIGEST_ROUNDS = 100_000
+
+
+def secrets_digest(secrets: dict[str, str], salt: bytes) -> str:
+    text = "\n".join(f"{k}={v}" for k, v in sorted(secrets.items())).encode()
+    return f"pbkdf2${salt.hex()}${hashlib.pbkdf2_hmac('sha256', text, salt, DIGEST_ROUNDS).hex()}"
+
+
+def secrets_match(stored: str, secrets: dict[str, str]) -> bool:
+    parts = stored.split("$")
+    if len(parts) != 3 or parts[0] != "pbkdf2":
+        return False  # none yet, or the unsalted digest of an older version: set them again
+    try:
+        salt = bytes.fromhex(parts[1])
+    except ValueError:
+        return False
+    return hmac.compare_digest(secrets_digest(secrets, salt), stored)
 
 
 def _variable_id(key: str) -> str:

@@ -16,6 +16,7 @@ from .deploy import Deployer, DeployError
 from .local import WEBHOOK_FUNCTION
 from .receiver import receiver_block
 from .services import Services
+from .site_deploy import SiteDeployError, deploy_site
 
 
 @main.command()
@@ -36,16 +37,20 @@ def deploy(state: State, yes, timeout, poll, as_json):
         deployer.check_variables()
         for fn in schema.functions:
             results.append(deployer.deploy(fn, root / "build" / "functions"))
-    except DeployError as exc:
+        site_changes, console_url = deploy_site(state.connection(), root, schema.database_id, progress,
+                                                setting("ALERTWRITE_CONSOLE_ENDPOINT", root), timeout, poll)
+    except (DeployError, SiteDeployError) as exc:
         raise Failure(str(exc)) from None
     webhook = next((r for r in results if r.function_id == WEBHOOK_FUNCTION), None)
     url = (webhook.url if webhook and webhook.url else
            "https://<function domain: Console > Functions > alert-processor > Domains>/")
-    changes = [c for r in results for c in r.changes]
+    changes = [c for r in results for c in r.changes] + site_changes
     if as_json:
-        emit({"changes": changes, "functions": {r.function_id: r.url for r in results}}, True, "")
+        emit({"changes": changes, "functions": {r.function_id: r.url for r in results}, "console": console_url}, True, "")
         return
     click.echo("\n".join(changes) if changes else "Functions up to date")
+    if console_url:
+        click.echo(f"\nConsole: {console_url}")
     click.echo(f"\nWebhook URL: {url}\n")
     click.echo("Paste into alertmanager.yml, and write the token from ALERTWRITE_WEBHOOK_TOKENS\n"
                "(.env) into the credentials_file on the Alertmanager host:\n")
@@ -94,6 +99,7 @@ def topics(state: State, as_json):
     services = Services(state.connection())
     from .live import fetch_topics
     live = fetch_topics(services.messaging)
+    capped = topic_target_cap(server_version(state.connection().endpoint))
     from alertwrite.channels.model import declared_channels
     routed = {(c.topic, m) for c in declared_channels(schema.section("channels")) if c.type == "topic" for m in c.media}
     rows, silent = [], []
@@ -111,11 +117,39 @@ def topics(state: State, as_json):
         click.echo(f"{'TOPIC':24} {'EMAIL':>6} {'SMS':>6} {'PUSH':>6}")
         for row in rows:
             click.echo(f"{row[0]:24} {row[1]:>6} {row[2]:>6} {row[3]:>6}  {row[4]}".rstrip())
+        for topic_id, topic in sorted(live.items()):
+            targets = sum(topic.totals.values())
+            if capped and targets > capped:
+                click.echo(f"warning: topic {topic_id} has {targets} targets, but this Appwrite server delivers "
+                           f"a topic message to only its first {capped} (fixed in 1.9.5: upgrade, or split the topic)")
         for route in silent:
             click.echo(f"warning: routing sends {route} but nobody would receive it "
                        f"(alertwrite subscribe {route.split('/')[0]} --user ID --medium {route.split('/')[1]})")
     if silent:
         sys.exit(EXIT_DIFFERENCES)
+
+
+def server_version(endpoint: str) -> str:
+    """GET /health/version answers 200 only without a key (an API key lacks the `public` scope:
+    capture health-version-with-headers), so it is asked anonymously."""
+    import requests
+    try:
+        answer = requests.get(endpoint.rstrip("/") + "/health/version", timeout=10)
+        return str(answer.json().get("version", "")) if answer.ok else ""
+    except (requests.RequestException, ValueError, AttributeError):
+        return ""
+
+
+def topic_target_cap(version: str) -> int:
+    """1.9.0 delivers a topic message to the first 25 targets only (find()'s default limit in
+    app/init/database/filters.php subQueryTopicTargets; verified in capture
+    5-messaging-topic-target-cap); 1.9.5 pages subscribers (Workers/Messaging.php). 0: no cap.
+    An unknown version is taken as capped, since a silent cap loses pages."""
+    try:
+        parts = tuple(int(p) for p in version.split("-")[0].split(".")[:3])
+    except ValueError:
+        return 25
+    return 25 if parts < (1, 9, 5) else 0
 
 
 @main.command("appwrite-json")

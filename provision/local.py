@@ -151,6 +151,7 @@ class LocalServer:
                      if functions.backend.kind == "sqlite" else None)
         self.scheduler = Scheduler(functions, self.say)
         self.background = background and primary
+
         app = App(self.handle, max_body, threads, stream=self.feed.stream if self.feed else None, log=self.say)
         self.http = HttpServer(app, host, port, request_timeout=request_timeout, sock=sock)
 
@@ -186,6 +187,9 @@ class LocalServer:
             self.feed.stop()
 
     def route(self, path: str) -> tuple[str, str]:
+        if path == "/metrics":
+            # The one /metrics (stats/metrics.py through alert-api): same series, same token rule.
+            return "alert-api", "/metrics"
         parts = path.split("/")
         if len(parts) > 2 and parts[1] == "functions" and parts[2] in self.functions.modules:
             return parts[2], "/" + "/".join(parts[3:])

@@ -81,24 +81,50 @@ def find_project(start: Path | None = None) -> Project:
                           "or set ALERTWRITE_ROOT")
 
 
+# Files whose absence is a mistake, not a choice: without channels.yaml nothing is announced,
+# without functions.yaml serve and deploy have nothing to run.
+REQUIRED_FILES = {"monitoring.yaml": "the database and tables", "channels.yaml": "which alerts go where",
+                  "functions.yaml": "the functions serve runs and deploy creates"}
+
+
+def schema_warnings(schema: Schema) -> list[str]:
+    """What plan and serve say before they start: choices that are legal but surprising."""
+    out = []
+    if not schema.rules and not schema.section("channels"):
+        out.append("schemas/channels.yaml declares no channels (channels: {}): alerts are stored, nothing is "
+                   "announced until a channel is added (alertwrite channels)")
+    return out
+
+
 def load_schema_dir(folder: Path) -> Schema:
     merged: dict = {}
     declared_in: dict[str, str] = {}
     for name in sorted(SCHEMA_FILES):
         path = folder / name
         if not path.exists():
-            if name in ("monitoring.yaml",):
-                raise SchemaFileError(f"{path}: missing; it declares the database and tables")
+            if name in REQUIRED_FILES:
+                raise SchemaFileError(f"{path}: missing; it declares {REQUIRED_FILES[name]}")
             continue
         try:
-            doc = yaml.load(path.read_text("utf-8"), Loader=_UniqueKeyLoader) or {}
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SchemaFileError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        try:
+            doc = yaml.load(text, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc)
             raise SchemaFileError(f"{path}{where}: {problem}") from None
+        if doc is None and name in REQUIRED_FILES:
+            # An empty routing file used to mean "send nothing", silently.
+            raise SchemaFileError(f"{path}: empty; it declares {REQUIRED_FILES[name]}"
+                                  + (" (write `channels: {}` for none)" if name == "channels.yaml" else ""))
+        doc = doc or {}
         if not isinstance(doc, dict):
             raise SchemaFileError(f"{path}: expected a mapping at the top level")
+        if name == "channels.yaml" and "channels" not in doc:
+            raise SchemaFileError(f"{path}: no `channels:`; declare channels, or `channels: {{}}` for none")
         for key, value in doc.items():
             if key not in SCHEMA_FILES[name]:
                 raise SchemaFileError(f"{path}: key {key!r} does not belong here "

@@ -12,6 +12,7 @@ from . import live as live_state
 from .apply import Applier, ApplyError
 from .cli import EXIT_DIFFERENCES, Failure, State, emit, main, pass_state, progress
 from .plan import add_channel_steps, diff
+from .project import schema_warnings
 from .services import Services
 
 
@@ -36,7 +37,7 @@ def _confirm(question: str, yes: bool) -> None:
         return
     try:
         agreed = click.confirm(question, default=False, err=True)
-    except click.Abort:
+    except (click.Abort, EOFError, RuntimeError, OSError):  # stdin at its end, or closed ("lost sys.stdin")
         agreed = False
     if not agreed:
         raise Failure("nothing changed (answer y, or pass --yes)")
@@ -48,15 +49,17 @@ def _confirm(question: str, yes: bool) -> None:
 @pass_state
 def plan(state: State, check, as_json):
     """Show what apply would change, comparing only what schemas/ owns."""
-    _, _, _, result = _plan(state)
-    lines = result.lines()
+    schema, services, _, result = _plan(state)
+    for warning in schema_warnings(schema):
+        progress(f"warning: {warning}")
+    lines = result.lines() + _declared_changes(state, schema, result)
     text = "\n".join(lines) if lines else "Everything up to date"
     extras = [s.line("unmanaged:").replace("unmanaged: delete ", "unmanaged ") for s in result.unmanaged]
     if extras and not as_json:
         text += "\n" + "\n".join(sorted(extras)) + "\n(unmanaged items are deleted only by apply --prune)"
     emit({"changes": lines, "unmanaged": sorted(s.target for s in result.unmanaged),
           "destructive": sorted(s.line() for s in result.destructive(False))}, as_json, text)
-    if check and not result.empty:
+    if check and lines:
         sys.exit(EXIT_DIFFERENCES)
 
 
@@ -77,7 +80,8 @@ def apply(state: State, allow_recreate, prune, yes, timeout, poll, as_json):
         raise Failure("these changes need a recreate, which Appwrite cannot do in place:\n  "
                       + "\n  ".join(s.line() for s in recreates) + "\nre-run with --allow-recreate to do them")
     if result.empty and not (prune and result.unmanaged):
-        emit({"done": []}, as_json, "Everything up to date")
+        synced = _sync_declared(state, schema)
+        emit({"done": synced}, as_json, "\n".join(synced) or "Everything up to date")
         return
     if destructive:
         click.echo("About to:\n  " + "\n  ".join(s.line("") .strip() for s in destructive), err=True)
@@ -87,6 +91,7 @@ def apply(state: State, allow_recreate, prune, yes, timeout, poll, as_json):
         done = applier.apply(result, prune=prune)
     except ApplyError as exc:
         raise Failure(f"{exc} (what was done stays done; re-run apply to finish)") from None
+    done += _sync_declared(state, schema)
     emit({"done": done}, as_json, "\n".join(done) or "Everything up to date")
 
 
@@ -146,3 +151,30 @@ def _delete(call) -> bool:
             return False  # already gone: fine
         raise
     return True
+
+
+def _declared_rows(state: State, schema):
+    from alertwrite.stores.appwrite_rows import AppwriteRows
+
+    return AppwriteRows(state.connection().client(), schema)
+
+
+def _declared_changes(state: State, schema, result) -> list[str]:
+    """Declared policies, schedules and people that apply would copy into their tables."""
+    from alertwrite.scheduling import sync
+
+    fresh = any(s.kind in ("database", "table") and s.action == "create" for s in result.steps)
+    try:
+        found = sync.changes(None if fresh else _declared_rows(state, schema), schema)
+    except ValueError as exc:  # a declared policy, schedule or person that does not parse
+        raise Failure(f"schemas/escalation.yaml: {exc}") from None
+    return [f"would {action} {kind} {row['name']}" for _, kind, row, action in found]
+
+
+def _sync_declared(state: State, schema) -> list[str]:
+    from alertwrite.scheduling import sync
+
+    try:
+        return sync.apply(_declared_rows(state, schema), schema) if sync.declared(schema) else []
+    except ValueError as exc:
+        raise Failure(f"schemas/escalation.yaml: {exc}") from None

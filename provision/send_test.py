@@ -21,14 +21,17 @@ def fingerprint(labels: dict[str, str]) -> str:
 def test_delivery(status: str = "firing", severity: str = "critical", starts_at: datetime | None = None,
                   instance: str = "alertwrite-test:9100") -> dict:
     now = datetime.now(timezone.utc)
-    starts = starts_at or now.replace(minute=0, second=0, microsecond=0)
+    # A firing starts now, so a firing sent after a resolve is a new episode that pages again.
+    # A resolve carries startsAt = endsAt, as Alertmanager sends a resolve posted without a
+    # start time; it closes whichever episode is firing (lifecycle.py).
+    starts = starts_at or now
     labels = {"alertname": "AlertwriteTest", "severity": severity, "instance": instance, "job": "alertwrite"}
     annotations = {"summary": "Test alert sent by `alertwrite send-test`",
                    "description": "If you can read this, Alertmanager deliveries reach Alertwrite.",
                    "runbook_url": "https://github.com/prometheus/alertmanager"}
     alert = {"status": status, "labels": labels, "annotations": annotations,
              "startsAt": starts.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-             "endsAt": now.strftime("%Y-%m-%dT%H:%M:%SZ") if status == "resolved" else "0001-01-01T00:00:00Z",
+             "endsAt": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if status == "resolved" else "0001-01-01T00:00:00Z",
              "generatorURL": "http://prometheus.local:9090/graph?g0.expr=vector%281%29&g0.tab=1",
              "fingerprint": fingerprint(labels)}
     return {"receiver": "alertwrite", "status": status, "alerts": [alert], "groupLabels": {"alertname": "AlertwriteTest"},

@@ -7,6 +7,8 @@ from appwrite.services.proxy import Proxy
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 
+from alertwrite.stores.transport import compatible
+
 from .connection import Connection
 
 
@@ -15,6 +17,6 @@ class Services:
         client = connection.client()
         self.tables_db = TablesDB(client)
         self.messaging = Messaging(client)
-        self.functions = Functions(client)
+        self.functions = compatible(Functions)(client)
         self.proxy = Proxy(client)
         self.users = Users(client)

@@ -83,7 +83,9 @@ def test_every_route_and_role(sqlite_api):
         path = r.pattern.replace("{fingerprint}", fp(0)).replace("{id}", "s-missing").replace("{token}", "x.y")
         body = {"action": "ack", "fingerprints": [fp(1)]} if r.pattern == "/alerts/bulk" else {}
         if r.role is None:
-            assert api(r.method, path, body, role=None).status not in (401, 403) or "/links/" in path, r.pattern
+            # /metrics asks for a viewer token itself unless ALERTWRITE_METRICS_PUBLIC=1 (stats_routes.py)
+            assert api(r.method, path, body, role=None).status not in (401, 403) or "/links/" in path \
+                or path == "/metrics", r.pattern
             continue
         assert api(r.method, path, body, role=None).status == 401, r.pattern
         for role in order:
@@ -250,10 +252,12 @@ def test_bulk_ack_of_500_alerts_costs_a_constant_per_100(appwrite_api):
     assert len(out) == 500 and all(r["ok"] for r in out)
     reads, updates = fake.count("GET", "/rows"), fake.count("PATCH", "/rows")
     audit, notes = fake.count("POST", "/audit_log/rows"), fake.count("POST", "/notifications/rows")
-    assert (reads, updates, audit) == (5 + 1, 5, 5)  # one of each per 100 alerts, and one read of channels
+    # per 100 alerts: one read, one update of the alerts and one of their episodes (first ack), one audit
+    # create; plus one read of channels
+    assert (reads, updates, audit) == (5 + 1, 5 + 5, 5)
     assert notes == 1  # one bulk create of notifications (one per channel) for the whole batch
     assert fake.count("POST", "/messaging/messages") == 0  # the dispatcher sends them, not the request
-    assert len(fake.calls) == 17  # README: 3 per 100 alerts + 2
+    assert len(fake.calls) == 22  # README: 4 per 100 alerts + 2
 
 
 def test_list_filters_sort_and_pages(api):
@@ -419,3 +423,47 @@ def test_two_operators_acking_at_once_change_it_once(api):
     trail = api("GET", "/audit", role="viewer", query="limit=100").body["audit"]
     assert len([a for a in trail if a["action"] == "ack"]) == 20  # one audit row per alert, not 40
     assert sum("ACKNOWLEDGED" in t for t in texts(outbox(api))) == 3  # once per (topic, medium): push, SMS, email
+
+
+def test_me_says_who_the_caller_is_and_refuses_the_anonymous(sqlite_api):
+    for role in ("viewer", "responder", "admin"):
+        actor = sqlite_api("GET", "/me", role=role).body["actor"]
+        assert actor["role"] == role and actor["kind"] == "token" and actor["name"]
+    assert sqlite_api("GET", "/me", role=None).status == 401
+
+
+def test_the_scheduler_sweep_picks_up_console_acks_and_unacks_once(api):
+    from alertwrite.operations.manual import sweep_console_acks
+
+    api.seed(delivery(2))
+    settings = _store_settings(api)
+    api("POST", f"/alerts/{fp(1)}/ack", {}, role="responder")  # an API ack is not a console edit
+    with open_rows(settings, api.schema) as rows:
+        rows.update("alerts", fp(0), {"acknowledgedBy": "carol"})  # what the console does
+    with open_rows(settings, api.schema) as rows:
+        assert sweep_console_acks(rows, api.schema, None, utcnow()) == {"consoleAcks": 1, "consoleUnacks": 0}
+    with open_rows(settings, api.schema) as rows:  # the next minute: nothing new
+        assert sweep_console_acks(rows, api.schema, None, utcnow()) == {"consoleAcks": 0, "consoleUnacks": 0}
+    assert api("GET", f"/alerts/{fp(0)}", role="viewer").body["alert"]["state"] == "acknowledged"
+    with open_rows(settings, api.schema) as rows:
+        rows.update("alerts", fp(0), {"acknowledgedBy": None})  # cleared in the console
+    with open_rows(settings, api.schema) as rows:
+        assert sweep_console_acks(rows, api.schema, None, utcnow()) == {"consoleAcks": 0, "consoleUnacks": 1}
+    trail = api("GET", "/audit", role="viewer", query=f"fingerprint={fp(0)}").body["audit"]
+    assert sorted(a["action"] for a in trail) == ["ack", "unack"]
+    assert api("GET", f"/alerts/{fp(1)}", role="viewer").body["alert"]["acknowledgedBy"] == "responder-bot"
+
+
+def test_ack_and_resolve_are_kept_on_the_episode_for_the_statistics(api):
+    api.seed(delivery(1))
+    settings = _store_settings(api)
+    api("POST", f"/alerts/{fp(0)}/ack", {}, role="responder")
+    api("POST", f"/alerts/{fp(0)}/unack", {}, role="responder")
+    api("POST", f"/alerts/{fp(0)}/ack", {}, role="admin")  # a second ack: the first one stays
+    api("POST", f"/alerts/{fp(0)}/resolve", {}, role="responder")
+    with open_rows(settings, api.schema) as rows:
+        (episode,) = rows.find("alert_episodes", [("fingerprint", "=", fp(0))])
+    assert episode["firstAckAt"] and episode["ackedBy"] == "responder-bot"
+    assert (episode["status"], episode["resolvedBy"]) == ("resolved", "responder-bot") and episode["resolvedAt"]
+    stats = api("GET", "/stats", role="viewer", query="since=3650d").body
+    assert stats["overall"]["mtta"]["n"] == 1 and stats["overall"]["mttr"]["n"] == 1, stats["overall"]

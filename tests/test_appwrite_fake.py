@@ -1,3 +1,4 @@
+import re
 """The fake itself, driven through the real SDK: it must behave as the server does."""
 import warnings
 
@@ -169,3 +170,24 @@ def test_keys_and_scopes(sdk):
     client.set_key("wrong")
     err = error_of(lambda: db.list_rows("mon", "t"))
     assert err.code == 401 and "role: guests" in err.message
+
+
+def test_index_ids_have_the_servers_shape_and_keys_stay_names(sdk):
+    fake, db, _, _ = sdk
+    fake.drain()
+    index = db.create_index("mon", "t", "by_fp", "key", ["fp"])
+    assert re.fullmatch(r"\d+_\d+_by_fp", index.id) and index.key == "by_fp"
+    fake.drain()
+    assert db.get_index("mon", "t", "by_fp").key == "by_fp"
+
+
+def test_a_1_9_0_topic_delivers_to_25_targets_only(schema):
+    """Capture 5-messaging-topic-target-cap: 1.9.0 loads the first 25 subscribers; 1.9.5 pages."""
+    from appwrite_fake import AppwriteFake
+    for version, delivered in (("1.9.0", 25), ("1.9.6", 30)):
+        fake = AppwriteFake(version=version)
+        fake.messaging.subscribers["big"] = {f"s{i}": {"targetId": f"t{i}", "providerType": "email"}
+                                             for i in range(30)}
+        message = {"$id": "m1", "providerType": "email", "topics": ["big"]}
+        fake.messaging._deliver(message)
+        assert message["deliveredTotal"] == delivered, version

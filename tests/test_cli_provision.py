@@ -1,5 +1,6 @@
 """Provisioning commands through Click's CliRunner, the real SDK and the Appwrite fake."""
 import io
+import re
 import shutil
 import subprocess
 import tarfile
@@ -12,9 +13,11 @@ from provision.cli import main
 from support import TOKEN, seed_schema
 
 
-@pytest.fixture
-def bare_fake():
-    fake = AppwriteFake()
+@pytest.fixture(params=["1.9.0", "1.9.6"])
+def bare_fake(request):
+    """Every command against both servers: 1.9.0's Function lacks providerBranches/providerPaths
+    (SDK 22 cannot parse it unaided) and ignores variableId; 1.9.6 has both."""
+    fake = AppwriteFake(version=request.param)
     with fake.running():
         yield fake
 
@@ -159,7 +162,7 @@ def test_wrong_key_missing_scope_and_missing_settings(cli, bare_fake):
     assert wrong.exit_code == 3 and "refused the API key" in wrong.output and "not-the-key" not in wrong.output
     bare_fake.scopes = {"databases.read"}
     scoped = cli("apply", "--poll", "0")
-    assert scoped.exit_code == 3 and "lacks a scope" in scoped.output
+    assert scoped.exit_code == 3 and "lacks the scope" in scoped.output
     missing = CliRunner().invoke(main, ["plan"], env={"APPWRITE_ENDPOINT": "", "APPWRITE_PROJECT_ID": "",
                                                       "APPWRITE_API_KEY": ""})
     assert missing.exit_code == 3
@@ -210,8 +213,8 @@ def test_deploy_end_to_end(cli, bare_fake, tmp_path):
     fn = bare_fake.functions.functions["alert-processor"]
     assert fn["execute"] == ["any"] and fn["scopes"] == ["rows.read", "rows.write", "messages.write"]
     assert fn["runtime"] == "python-3.12" and fn["deploymentId"]
-    janitor = bare_fake.functions.functions["alert-janitor"]
-    assert janitor["execute"] == [] and janitor["schedule"] == "*/15 * * * *"
+    scheduler = bare_fake.functions.functions["alert-scheduler"]
+    assert scheduler["execute"] == [] and scheduler["schedule"] == "* * * * *"
     tokens = next(v for v in bare_fake.functions.variables["alert-processor"].values()
                   if v["key"] == "ALERTWRITE_WEBHOOK_TOKENS")
     assert tokens["secret"] and tokens["value"] == TOKEN
@@ -228,7 +231,7 @@ def test_deploy_end_to_end(cli, bare_fake, tmp_path):
     assert f"Webhook URL: https://{domain}/" in result.stdout
     block = result.stdout.split("credentials_file on the Alertmanager host:\n\n", 1)[1]
     config = tmp_path / "am.yml"
-    config.write_text("route: {receiver: alertwrite}\n" + block)
+    config.write_text(block)
     (tmp_path / "alertwrite.token").write_text(TOKEN)
     if shutil.which("amtool"):
         check = subprocess.run(["amtool", "check-config", str(config)], capture_output=True, text=True)
@@ -261,7 +264,7 @@ def test_token_block_passes_amtool(tmp_path):
     token = out.split("ALERTWRITE_WEBHOOK_TOKENS=")[1].split()[0]
     assert len(token) > 40
     config = tmp_path / "am.yml"
-    config.write_text("route: {receiver: alertwrite}\n" + out.split("\n\n", 1)[1])
+    config.write_text(out.split("\n\n", 1)[1])  # the block as printed is a whole alertmanager.yml
     check = subprocess.run(["amtool", "check-config", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
 
@@ -297,3 +300,148 @@ def test_every_command_has_help_and_is_in_the_readme(project):
     for name, command in main.commands.items():
         assert command.help, name
         assert f"alertwrite {name}" in readme, f"{name} is not documented in the README"
+
+
+# -- issue 8 §4 ------------------------------------------------------------------------------
+def test_deploy_parses_the_function_model_of_both_servers(cli, bare_fake):
+    """1.9.0's Function has no providerBranches/providerPaths; SDK 22 alone raises "Unable to
+    parse response" (capture sdk-functions-get), which used to read "cannot reach Appwrite"."""
+    result = cli("deploy", "--poll", "0")
+    assert result.exit_code == 0, result.output
+    assert ("providerBranches" in bare_fake.functions.functions["alert-processor"]) == (bare_fake.version == "1.9.6")
+    assert "cannot reach" not in result.output
+
+
+def test_destroy_then_deploy_waits_for_lingering_variables(cli, bare_fake):
+    assert cli("deploy", "--poll", "0").exit_code == 0
+    bare_fake.functions.linger_steps = 40
+    assert cli("destroy", "--yes").exit_code == 0
+    result = cli("deploy", "--poll", "0")
+    assert result.exit_code == 0, result.output
+    assert "waiting for Appwrite to finish deleting" in result.output
+    keys = {v["key"] for v in bare_fake.functions.variables["alert-processor"].values()}
+    assert "ALERTWRITE_WEBHOOK_TOKENS" in keys
+
+
+def test_the_token_digest_is_salted_and_stretched(cli, bare_fake):
+    assert cli("deploy", "--poll", "0").exit_code == 0
+    import hashlib
+    plain = [v for v in bare_fake.functions.variables["alert-processor"].values() if not v["secret"]]
+    digests = [v["value"] for v in plain if v["value"].startswith("pbkdf2$")]
+    assert len(digests) == 1
+    unsalted = hashlib.sha256(f"ALERTWRITE_WEBHOOK_TOKENS={TOKEN}".encode()).hexdigest()
+    assert all(unsalted not in v["value"] for v in plain)
+
+
+def test_plan_treats_deleting_as_absent_and_broken_as_recreate(cli, bare_fake):
+    assert cli("apply", "--poll", "0").exit_code == 0
+    columns = bare_fake.db.tables[("monitoring", "alerts")]["columns"]
+    next(c for c in columns if c["key"] == "job")["status"] = "deleting"
+    next(c for c in columns if c["key"] == "receiver")["status"] = "failed"
+    result = cli("plan")
+    assert "alerts.job" in result.output and "being deleted" in result.output
+    assert "alerts.receiver" in result.output and "it is failed" in result.output
+
+
+def test_a_json_answer_that_is_not_appwrite_is_reported_as_such(cli, bare_fake):
+    """e.g. --endpoint pointing at `alertwrite serve`: JSON errors without Appwrite's `message`
+    made SDK 22 raise KeyError('message'), exit 1 ("differences found")."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class NotAppwrite(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"error": "not_found"}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = HTTPServer(("127.0.0.1", 0), NotAppwrite)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = cli("plan", extra_env={"APPWRITE_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}/v1"})
+    finally:
+        server.shutdown()
+    assert result.exit_code == 3, result.output
+    assert "not an Appwrite answer" in result.output and "KeyError" not in result.output
+
+
+def test_destroy_with_stdin_closed_refuses_without_a_traceback(cli, bare_fake):
+    result = CliRunner().invoke(main, ["destroy"], input=None, env={"APPWRITE_ENDPOINT": bare_fake.endpoint,
+                                "APPWRITE_PROJECT_ID": bare_fake.project, "APPWRITE_API_KEY": bare_fake.key},
+                                catch_exceptions=True)
+    assert result.exit_code != 0 and "--yes" in result.output
+    assert not isinstance(result.exception, RuntimeError)
+
+
+def test_a_non_utf8_schema_or_env_file_is_one_line(tmp_path, project):
+    root = tmp_path / "p"
+    shutil.copytree(project.root / "schemas", root / "schemas")
+    (root / "functions").mkdir()
+    (root / "schemas" / "messaging.yaml").write_bytes(b"topics:\n  x:\n    name: \xff\xfe\n")
+    result = CliRunner().invoke(main, ["--root", str(root), "appwrite-json"], catch_exceptions=True)
+    assert result.exit_code == 3 and "messaging.yaml" in result.output and "UTF-8" in result.output
+    shutil.copy(project.root / "schemas" / "messaging.yaml", root / "schemas" / "messaging.yaml")
+    (root / ".env").write_bytes(b"APPWRITE_ENDPOINT=\xff\n")
+    result = CliRunner().invoke(main, ["--root", str(root), "plan"], catch_exceptions=True)
+    assert result.exit_code == 3 and ".env" in result.output and "Traceback" not in result.output
+
+
+def test_missing_channels_or_functions_file_is_an_error(tmp_path, project, bare_fake):
+    import yaml
+    for name in ("channels.yaml", "functions.yaml"):
+        root = tmp_path / name
+        shutil.copytree(project.root / "schemas", root / "schemas")
+        (root / "functions").mkdir()
+        (root / "schemas" / name).unlink()
+        result = CliRunner().invoke(main, ["--root", str(root), "appwrite-json"], catch_exceptions=True)
+        assert result.exit_code == 3 and name in result.output, result.output
+    root = tmp_path / "no-channels"
+    shutil.copytree(project.root / "schemas", root / "schemas")
+    (root / "functions").mkdir()
+    path = root / "schemas" / "channels.yaml"
+    doc = yaml.safe_load(path.read_text())
+    del doc["channels"]
+    path.write_text(yaml.safe_dump(doc))
+    result = CliRunner().invoke(main, ["--root", str(root), "appwrite-json"], catch_exceptions=True)
+    assert result.exit_code == 3 and "channels: {}" in result.output, result.output
+    path.write_text(yaml.safe_dump({**doc, "channels": {}}))
+    env = {"APPWRITE_ENDPOINT": bare_fake.endpoint, "APPWRITE_PROJECT_ID": bare_fake.project,
+           "APPWRITE_API_KEY": bare_fake.key}
+    result = CliRunner().invoke(main, ["--root", str(root), "plan"], env=env, catch_exceptions=True)
+    assert "declares no channels" in result.output, result.output
+
+
+def test_topics_warns_about_the_25_target_cap_on_servers_before_1_9_5(cli, bare_fake):
+    cli("apply", "--poll", "0")
+    for i in range(26):
+        bare_fake.messaging.add_user(f"u{i}", email=f"u{i}@example.com")
+        assert cli("subscribe", "monitoring-alerts", "--user", f"u{i}", "--medium", "email").exit_code == 0
+    listed = cli("topics")
+    warned = "monitoring-alerts has 26 targets" in listed.stdout
+    assert warned == (bare_fake.version == "1.9.0"), listed.stdout
+    assert "critical-alerts has" not in listed.stdout
+
+
+def test_format_and_enum_columns_are_created_as_such_and_stay_up_to_date(cli, bare_fake, project, tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(project.root / "schemas", root / "schemas")
+    shutil.copytree(project.root / "functions", root / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    text = (root / "schemas" / "monitoring.yaml").read_text()
+    text = text.replace("      acknowledgedBy: {type: string, size: 255}\n",
+                        "      acknowledgedBy: {type: string, size: 255}\n"
+                        "      priority: {type: string, size: 8, format: enum, elements: [low, high], default: low}\n"
+                        "      owner: {type: string, size: 254, format: email}\n")
+    (root / "schemas" / "monitoring.yaml").write_text(text)
+    env = {"APPWRITE_ENDPOINT": bare_fake.endpoint, "APPWRITE_PROJECT_ID": bare_fake.project,
+           "APPWRITE_API_KEY": bare_fake.key}
+    run = lambda *a: CliRunner().invoke(main, ["--root", str(root), *a], env=env, catch_exceptions=False)
+    assert run("apply", "--poll", "0").exit_code == 0
+    columns = {c["key"]: c for c in bare_fake.db.tables[("monitoring", "alerts")]["columns"]}
+    assert (columns["priority"]["format"], columns["priority"]["elements"]) == ("enum", ["low", "high"])
+    assert columns["owner"]["format"] == "email"
+    assert run("plan").stdout.strip() == "Everything up to date"

@@ -1,7 +1,7 @@
 """End to end: real Alertmanager -> `alertwrite serve` -> the chat fakes, channels changed at runtime.
 
 One scenario, to earn its place in CI: fire reaches every matching channel once; resolve once;
-an endpoint down for a while gets it after it returns with every attempt logged; a 400 is
+an endpoint that failed gets it at the next scheduled run, with every attempt logged; a 400 is
 dead with its reason in `notifications list`; a channel added while serve runs gets the next one.
 """
 from __future__ import annotations
@@ -67,15 +67,16 @@ def test_channels_end_to_end(tmp_path, project, monkeypatch):
             assert "RESOLVED" in fakes.got("slack", "ops")[1].body.decode()
 
             # Discord is down for a while, and a channel is added while serve runs.
-            fakes.script("discord", "chat", ["500", "500", "500", "200"])
+            fakes.script("discord", "chat", ["500", "200"])
             cli("channels", "add", "late", "--type", "slack", "--url", fakes.url("slack", "late"))
             am.fire("E2EChanTwo", severity="warning", instance="web-2:9100")
             wait_until(lambda: fakes.got("slack", "late") and fakes.got("slack", "warn"), 30, "the runtime channel")
-            wait_until(lambda: len(fakes.got("discord", "chat")) == 6, 40, "delivery after the outage")
-            tail = attempts("chat")[-4:]
-            assert [(o, s) for _, o, s in tail] == [("retry", 500), ("retry", 500), ("retry", 500), ("ok", 200)]
+            # the retry comes with alert-dispatcher's one-minute schedule
+            wait_until(lambda: len(fakes.got("discord", "chat")) == 4, 75, "delivery after the outage")
+            tail = attempts("chat")[-2:]
+            assert [(o, s) for _, o, s in tail] == [("retry", 500), ("ok", 200)]
             health = {c["name"]: c for c in json.loads(cli("channels", "list", "--json"))["channels"]}
-            assert health["chat"]["failures"] == 3 and health["bad"]["dead"] == 3  # fire, resolve, second fire
+            assert health["chat"]["failures"] == 1 and health["bad"]["dead"] == 3  # fire, resolve, second fire
         finally:
             am.stop()
             serve.stop()

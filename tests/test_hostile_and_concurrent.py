@@ -177,3 +177,50 @@ def test_identical_concurrent_copies_send_each_message_once(processor, dispatche
     results = _run_at_once(processor, [body(A, B)] * 3)
     assert all(r.status == 200 for r in results)
     assert _announced(fake, dispatcher) == ["A", "B"] and len(fake.messages()) == 3
+
+
+def test_a_missing_scope_is_one_line_naming_it_before_any_write(processor, appwrite_env):
+    fake = appwrite_env
+    fake.scopes = {"rows.write", "messages.write"}  # the README's old key lacked rows.read
+    result = deliver(processor, body(A))
+    assert result.status == 500 and result.json() == {"error": "store_error"}
+    (line,) = [e for e in result.errors if "scope" in e]
+    assert "lacks the scope rows.read (or documents.read)" in line
+    assert fake.writes() == 0 and fake.messages() == []
+
+
+def test_send_test_fires_again_after_its_resolve(processor, appwrite_env):
+    import time
+
+    from provision.send_test import test_delivery as send_test_body
+    kinds = []
+    for status in ("firing", "resolved", "firing"):
+        result = deliver(processor, json.dumps(send_test_body(status)))
+        kinds.append(result.json()["transitions"])
+        time.sleep(0.01)
+    assert kinds == [{"firing": 1}, {"resolved": 1}, {"refiring": 1}]
+
+
+def test_check_access_names_every_missing_scope_before_any_write(appwrite_env, schema):
+    from alertwrite.stores.appwrite import check_access, make_client
+    fake = appwrite_env
+    client = make_client(fake.endpoint, fake.project, fake.key, 5)
+    assert check_access(client, schema) == []
+    fake.scopes = {"rows.write", "messages.write"}
+    lines = check_access(client, schema)
+    assert lines == ["the API key lacks the scope rows.read (or documents.read): add it to the key in the Appwrite console",
+                     "the API key lacks the scope messages.read: add it to the key in the Appwrite console"]
+    assert fake.writes() == 0
+
+
+def test_the_corpus_replay_writes_only_last_seen_of_still_firing_alerts(processor, appwrite_env):
+    fake = appwrite_env
+    for cap in all_captures():
+        deliver(processor, cap["body_raw"])
+    firing = {fp for fp, r in fake.rows("monitoring", "alerts").items() if r["status"] == "firing"}
+    fake.reset_calls()
+    for cap in all_captures():
+        deliver(processor, cap["body_raw"])
+    writes = [c for c in fake.calls if c.method != "GET"]
+    assert all(c.method == "PATCH" and "/alerts/rows" in c.path for c in writes), writes
+    assert bool(writes) == bool(firing), (len(writes), firing)

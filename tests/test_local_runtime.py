@@ -73,23 +73,23 @@ def test_serve_routes_and_prints_one_line_per_request(server):
                         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     assert answer.status_code == 200 and answer.json()["transitions"] == {"firing": 1}
     assert httpx.post(srv.url, content=b"{}").status_code == 401
-    janitor = httpx.post(srv.url + "functions/alert-janitor/")  # execute: [] -> refused over HTTP, as Appwrite does
-    assert janitor.status_code == 401 and janitor.json()["type"] == "function_execute_permission_missing"
-    assert srv.functions.run_scheduled("alert-janitor").json() == {"resolved": 0, "moreLeft": False}
+    scheduler = httpx.post(srv.url + "functions/alert-scheduler/")  # execute: [] -> refused over HTTP, as Appwrite does
+    assert scheduler.status_code == 401 and scheduler.json()["type"] == "function_execute_permission_missing"
+    assert srv.functions.run_scheduled("alert-scheduler").json()["janitor"] == {"resolved": 0, "moreLeft": False}
     log = out.getvalue()
-    assert "POST /any/path?x=1 -> alert-processor 200" in log and "POST /functions/alert-janitor/ -> alert-janitor 401" in log
+    assert "POST /any/path?x=1 -> alert-processor 200" in log and "POST /functions/alert-scheduler/ -> alert-scheduler 401" in log
     assert "queued 2 notifications for the alert-dispatcher" in log and TOKEN not in log
 
 
 def test_run_gives_a_scheduled_function_the_cron_context(project, tmp_path, monkeypatch):
     monkeypatch.setenv("ALERTWRITE_WEBHOOK_TOKENS", TOKEN)
     sqlite3.connect(tmp_path / "r.db").close()  # an existing (empty) store: run prepares its tables
-    result = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-janitor", "--db", str(tmp_path / "r.db")])
-    assert result.exit_code == 0 and json.loads(result.stdout) == {"resolved": 0, "moreLeft": False}
-    typo = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-janitor", "--db", str(tmp_path / "r2.db")])
+    result = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-scheduler", "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 0 and json.loads(result.stdout)["janitor"] == {"resolved": 0, "moreLeft": False}
+    typo = CliRunner().invoke(main, ["--root", str(project.root), "run", "alert-scheduler", "--db", str(tmp_path / "r2.db")])
     assert typo.exit_code == 3 and "no such store" in typo.output and not (tmp_path / "r2.db").exists()
     unknown = CliRunner().invoke(main, ["--root", str(project.root), "run", "nope"])
-    assert unknown.exit_code == 3 and "known: alert-processor, alert-janitor, alert-api, alert-dispatcher" in unknown.output
+    assert unknown.exit_code == 3 and "known: alert-processor, alert-scheduler, alert-api, alert-dispatcher" in unknown.output
 
 
 def test_send_test_posts_a_delivery_and_prints_the_answer(server, project):
@@ -111,3 +111,23 @@ def test_bundle_and_appwrite_json_commands(project, tmp_path):
     assert built.exit_code == 0
     assert (tmp_path / "out" / "alert-processor" / "src" / "alertwrite" / "schema.json").exists()
     assert runner.invoke(main, ["--root", str(project.root), "appwrite-json", "--check"]).exit_code == 0
+
+
+def test_serve_metrics_count_the_deliveries_it_answered(server, monkeypatch):
+    srv, _ = server
+    monkeypatch.setenv("ALERTWRITE_METRICS_PUBLIC", "1")
+    before = httpx.get(srv.url + "metrics")
+    assert before.status_code == 200 and before.headers["content-type"].startswith("text/plain")
+
+    def count(text: str, outcome: str) -> float:
+        for line in text.splitlines():
+            if line.startswith("alertwrite_deliveries_total{") and f'outcome="{outcome}"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+    httpx.post(srv.url, content=body_of("0001"), headers={"Authorization": f"Bearer {TOKEN}",
+                                                         "Content-Type": "application/json"})
+    httpx.post(srv.url, content=b"{}", headers={"Authorization": "Bearer wrong"})
+    after = httpx.get(srv.url + "metrics").text
+    assert count(after, "200") == count(before.text, "200") + 1
+    assert count(after, "401") == count(before.text, "401") + 1
+    assert "alertwrite_alerts{" in after  # gauges read from the tables at scrape time

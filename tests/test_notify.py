@@ -102,3 +102,15 @@ def test_resolves_go_to_the_same_topics(schema):
     assert sorted(route(out.transitions, RULES)) == sorted(route(transitions(d), RULES))
     (sms_msg,) = [m for m in compose(out.transitions, RULES, resolved) if m.medium == "sms"]
     assert sms_msg.content.startswith("[RESOLVED:1] HighCPU")
+
+
+def test_cr_lf_in_labels_never_reaches_the_email_subject_or_push_title(schema):
+    a = Alert("00000000000000cc", "firing", {"alertname": "X\r\nBcc: victim@example.com", "severity": "critical"},
+              {"summary": "s"}, NOW, None, "")
+    d = Delivery("r", "firing", (a,))
+    messages = compose(transitions(d), RULES, d)
+    assert {m.medium for m in messages} == {"email", "push", "sms"}
+    for m in messages:
+        if m.medium in ("email", "push"):
+            assert "\r" not in m.subject and "\n" not in m.subject, m.subject
+            assert "Bcc: victim@example.com" in m.subject  # the text stays, on one line

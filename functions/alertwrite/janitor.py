@@ -8,6 +8,7 @@ repeat reopens it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,21 @@ from .writes import write_alerts, write_episodes
 
 DEFAULT_STALE_AFTER_MINUTES = 720  # 3 x Alertmanager's default 4 h repeat_interval
 MAX_PER_RUN = 1000
+# A year: more is no janitor at all, and timedelta itself overflows near 1e12 minutes.
+MAX_STALE_AFTER_MINUTES = 525_600
+
+
+def stale_after_minutes(raw: str) -> float:
+    """The setting as a number of minutes; ValueError says what is wrong with it."""
+    if not raw.strip():
+        return DEFAULT_STALE_AFTER_MINUTES
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"is {raw[:20]!r}, not a number of minutes") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_STALE_AFTER_MINUTES:
+        raise ValueError(f"is {raw[:20]}; give minutes from 0 to {MAX_STALE_AFTER_MINUTES}")
+    return value
 
 
 @dataclass

@@ -22,8 +22,9 @@ heard of at L, our own clock) like this:
 - current episode firing, alert resolved: it closes the current episode, whatever its startsAt
   (another Alertmanager's stamp, or startsAt = endsAt when a resolve is posted without a start),
   unless it is provably about an older episode: it ended (e) before S began, and S is not in the
-  future (a future S is a skewed clock and proves nothing). If s > L it is a newer episode that
-  also ended: the current one is superseded and the new one stored resolved.
+  future (a future S is a skewed clock and proves nothing). Even a resolve whose start is later
+  than L closes the current episode: the alert is resolved now, and one RESOLVED answers the
+  page that was sent.
 - current episode resolved: R_eff = min(R, L) (a resolve stamped in the future proves nothing
   after the moment we heard it). A firing with s > R_eff and s != S is a re-fire (`refiring`,
   even 0.5 s after R); a resolved one is a newer episode stored without a message. Anything else
@@ -142,8 +143,6 @@ def _step(cur: AlertRecord | None, a: Alert, d: Delivery, now: datetime):
         older = s < S and not same_start(s, S) and ends <= S and S <= now
         if older:
             return None, [], "late", None
-        if s > L and not same_start(s, S):
-            return _new_episode(cur, a, d, now, closes=True)
         rec = _touch(cur, a, d, now).evolve(status="resolved", ends_at=a.ends_at, resolved_at=ends,
                                              resolved_by=ALERTMANAGER)
         return rec, [_closed(cur, rec, "resolved")], RESOLVED, None

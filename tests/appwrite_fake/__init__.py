@@ -10,6 +10,7 @@ from .accounts import Accounts
 from .core import ApiError, Call, FakeCore
 from .functions import Functions
 from .messaging import Messaging
+from .sites import Sites
 from .tablesdb import TablesDB
 
 
@@ -20,6 +21,7 @@ class AppwriteFake(FakeCore):
         self.messaging = Messaging(self)
         self.functions = Functions(self)
         self.accounts = Accounts(self)
+        self.sites = Sites(self, self.functions)
 
     # conveniences for assertions
     def rows(self, database: str, table: str) -> dict[str, dict]:

@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 import responses
 
-SERVER_VERSION = "1.9.6"
+SERVER_VERSION = "1.9.0"  # the default: the server the captures in tests/fixtures/appwrite-1.9.0 came from
+VERSIONS = ("1.9.0", "1.9.6")
 ID_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
 
 
@@ -68,11 +69,14 @@ class Request:
 
 class FakeCore:
     def __init__(self, endpoint: str = "http://appwrite.test/v1", project: str = "alertwrite-test",
-                 key: str = "test-api-key", scopes: set[str] | None = None):
+                 key: str = "test-api-key", scopes: set[str] | None = None, version: str = SERVER_VERSION):
         self.endpoint = endpoint.rstrip("/")
         self.project = project
         self.key = key
         self.scopes = set(scopes) if scopes is not None else None  # None: every scope
+        if version not in VERSIONS:
+            raise ValueError(f"the fake models {VERSIONS}, not {version}")
+        self.version = version
         self.calls: list[Call] = []
         self.latency = 0.0
         # A server older than the SDK's response format adds this header to every answer
@@ -164,11 +168,14 @@ class FakeCore:
         except ApiError as err:
             self.calls.append(Call(method, path, err.code))
             return err.code, {"Content-Type": "application/json"}, json.dumps(
-                {"message": err.message, "code": err.code, "version": SERVER_VERSION, "type": err.type})
+                {"message": err.message, "code": err.code, "version": self.version, "type": err.type})
         self.calls.append(Call(method, path, status))
         if status == 204:
             return 204, {"Content-Type": "text/html; charset=UTF-8"}, ""
         return status, {"Content-Type": "application/json"}, json.dumps(payload)
+
+    def at_least(self, version: str) -> bool:
+        return tuple(map(int, self.version.split("."))) >= tuple(map(int, version.split(".")))
 
     def _fault(self, kind: str):
         if kind == "timeout":
@@ -180,7 +187,7 @@ class FakeCore:
         code = int(kind)
         kinds = {429: "general_rate_limit_exceeded", 503: "general_service_disabled"}
         return code, {"Content-Type": "application/json"}, json.dumps(
-            {"message": "fake fault", "code": code, "version": SERVER_VERSION,
+            {"message": "fake fault", "code": code, "version": self.version,
              "type": kinds.get(code, "general_server_error")})
 
     def _match(self, method: str, path: str):
@@ -192,16 +199,27 @@ class FakeCore:
         raise ApiError(404, "general_route_not_found", "The requested route was not found.")
 
     def _authorize(self, request, scope: str) -> None:
+        if scope == "public":
+            # /health/version: 200 without key and project, but an API key's role has no
+            # `public` scope (captures health-version, health-version-with-headers).
+            if request.headers.get("x-appwrite-key"):
+                raise ApiError(401, "general_unauthorized_scope", f"app.{self.project}@service.appwrite.test "
+                               '(role: applications) missing scopes (["public"])')
+            return
         if request.headers.get("X-Appwrite-Project") != self.project:
             raise ApiError(404, "project_not_found", "Project with the requested ID could not be found.")
         if not scope:
             return
         if request.headers.get("x-appwrite-key") != self.key:
             # An unknown key leaves the request a guest, which then lacks the route's scope.
-            raise ApiError(401, "general_unauthorized_scope", f"User (role: guests) missing scope ({scope})")
-        if self.scopes is not None and scope not in self.scopes:
+            raise ApiError(401, "general_unauthorized_scope", f"User (role: guests) missing scopes ({json.dumps([scope])})")
+        # The rows routes take the legacy documents.* scope too, and the message lists every
+        # scope that would do (captures scope-readme-rows-list, scope-readme-row-create).
+        accepted = [scope] + ([scope.replace("rows.", "documents.")] if scope.startswith("rows.") else [])
+        if self.scopes is not None and not self.scopes & set(accepted):
             raise ApiError(401, "general_unauthorized_scope",
-                           f"app.{self.project}@service.localhost (role: applications) missing scope ({scope})")
+                           f"app.{self.project}@service.appwrite.test (role: applications) missing scopes "
+                           f"({json.dumps(accepted, separators=(',', ':'))})")
 
     @staticmethod
     def _parse(request, method: str, path: str, query: str) -> Request:

@@ -9,6 +9,8 @@ from .core import ApiError, FakeCore, Request, check_id, now_iso, queries_param
 
 class Functions:
     def __init__(self, core: FakeCore):
+        self.lingering: dict[str, set[str]] = {}  # deleted function -> variable keys not yet gone
+        self.linger_steps = 0  # requests the delete worker takes (0: at once)
         self.core = core
         self.functions: dict[str, dict] = {}
         self.variables: dict[str, dict[str, dict]] = {}
@@ -65,8 +67,10 @@ class Functions:
                   "deploymentCreatedAt": "", "latestDeploymentId": "", "latestDeploymentCreatedAt": "",
                   "latestDeploymentStatus": "", "vars": [], "version": "v5", "installationId": "",
                   "providerRepositoryId": "", "providerBranch": "", "providerRootDirectory": "",
-                  "providerSilentMode": False, "providerBranches": [], "providerPaths": [],
+                  "providerSilentMode": False,
                   "buildSpecification": "s-1vcpu-512mb", "runtimeSpecification": "s-1vcpu-512mb"}
+        if self.core.at_least("1.9.5"):  # 1.9.0's Func model has neither (capture fn-create)
+            record.update(providerBranches=[], providerPaths=[])
         self._settings(req.body, record)
         self.functions[fn] = record
         self.variables[fn] = {}
@@ -89,6 +93,12 @@ class Functions:
     def delete_function(self, req: Request, fn: str):
         self._fn(fn)
         del self.functions[fn]
+        # The old function's variables stay until the delete worker runs: a new function with
+        # this ID gets 409 variable_already_exists for those keys meanwhile (issue 8 §4).
+        keys = {v["key"] for v in self.variables.pop(fn, {}).values()}
+        if keys:
+            self.lingering[fn] = keys
+            self.core.later(lambda: self.lingering.pop(fn, None), steps=self.linger_steps)
         self.rules = [r for r in self.rules if r["deploymentResourceId"] != fn]
         return 204, None
 
@@ -104,9 +114,12 @@ class Functions:
     def create_variable(self, req: Request, fn: str):
         self._fn(fn)
         key = req.body.get("key")
-        if any(v["key"] == key for v in self.variables[fn].values()):
+        if any(v["key"] == key for v in self.variables[fn].values()) or key in self.lingering.get(fn, ()):
             raise ApiError(409, "variable_already_exists", "Variable with the same ID already exists in this project.")
-        var_id = check_id(req.body.get("variableId") or "unique()", "variableId")
+        # 1.9.0 has no variableId param: the ID is random and the one sent is dropped
+        # (captures var-create-with-id, var-get-by-requested-id); 1.9.5 keeps it.
+        sent = req.body.get("variableId") if self.core.at_least("1.9.5") else None
+        var_id = check_id(sent or "unique()", "variableId")
         t = now_iso()
         var = {"$id": var_id, "$createdAt": t, "$updatedAt": t, "key": key, "value": req.body.get("value", ""),
                "secret": bool(req.body.get("secret")), "resourceType": "function", "resourceId": fn}
@@ -118,6 +131,8 @@ class Functions:
         if var not in self.variables[fn]:
             raise ApiError(404, "variable_not_found", "Variable with the requested ID could not be found.")
         record = self.variables[fn][var]
+        if not self.core.at_least("1.9.5") and "key" not in req.body:
+            raise ApiError(400, "general_argument_invalid", 'Param "key" is not optional.')
         if record["secret"] and req.body.get("secret") is False:
             raise ApiError(400, "variable_cannot_unset_secret", "Secret variables cannot be marked as non-secret.")
         record.update(key=req.body.get("key", record["key"]), value=req.body.get("value", record["value"]),

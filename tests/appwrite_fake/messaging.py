@@ -31,7 +31,7 @@ class Messaging:
         r("GET", "/messaging/messages", "messages.read")(self.list_messages)
         r("GET", "/messaging/messages/{message}", "messages.read")(self.get_message)
         r("GET", "/users/{user}/targets", "targets.read")(self.list_targets)
-        r("GET", "/health/version", "")(lambda req: (200, {"version": "1.9.6"}))
+        r("GET", "/health/version", "public")(lambda req: (200, {"version": core.version}))
 
     # -- test setup ----------------------------------------------------------------------
     def add_user(self, user_id: str, name: str = "", email: str = "", phone: str = "", push_token: str = "") -> dict:
@@ -151,8 +151,15 @@ class Messaging:
     def _deliver(self, message: dict) -> None:
         """The Messaging worker: recipients of the message's medium, else failed."""
         medium = message["providerType"]
-        recipients = {s["targetId"] for topic in message["topics"] for s in self.subscribers.get(topic, {}).values()
-                      if s["providerType"] == medium}
+        recipients = set()
+        for topic in message["topics"]:
+            subscribers = list(self.subscribers.get(topic, {}).values())
+            if not self.core.at_least("1.9.5"):
+                # 1.9.0 loads a topic's targets with find()'s default limit: the first 25
+                # subscribers of every channel together (filters.php subQueryTopicTargets;
+                # capture 5-messaging-topic-target-cap). 1.9.5 pages them.
+                subscribers = subscribers[:25]
+            recipients |= {s["targetId"] for s in subscribers if s["providerType"] == medium}
         if not recipients:
             message.update(status="failed", deliveryErrors=["No valid recipients found."])
         elif medium not in self.providers:

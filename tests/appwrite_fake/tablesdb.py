@@ -67,7 +67,9 @@ class TablesDB:
         self.tables: dict[tuple[str, str], dict] = {}
         self.rows: dict[tuple[str, str], dict[str, dict]] = {}
         self.sequence = 0
-        self.orphans: set[tuple[str, str, str]] = set()  # unique indexes that do not enforce
+        self.orphans: set[tuple[str, str, str]] = set()
+        self.seq: dict = {}  # database -> its sequence, (database, table) -> the table's
+        self._seq_counter = 0  # unique indexes that do not enforce
         self.column_outcome: dict[str, str] = {}  # column key -> "failed" | "stuck" (tests)
         # (db, table, index key) -> {values: row id}, built on demand: a scan per write is O(n²).
         self._unique: dict[tuple[str, str, str], dict[tuple, str]] = {}
@@ -115,6 +117,8 @@ class TablesDB:
         if db in self.databases:
             raise ApiError(409, "database_already_exists", "Database already exists")
         t = now_iso()
+        self._seq_counter += 1
+        self.seq[db] = self._seq_counter
         self.databases[db] = {"$id": db, "name": req.body.get("name", db), "$createdAt": t, "$updatedAt": t,
                               "enabled": req.body.get("enabled", True), "type": "tablesdb"}
         return 201, self.databases[db]
@@ -154,6 +158,8 @@ class TablesDB:
         if (db, table) in self.tables:
             raise ApiError(409, "table_already_exists", "Table with the requested ID already exists.")
         t = now_iso()
+        self._seq_counter += 1
+        self.seq[(db, table)] = self._seq_counter
         self.tables[(db, table)] = {
             "$id": table, "$createdAt": t, "$updatedAt": t, "$permissions": req.body.get("permissions") or [],
             "databaseId": db, "name": req.body.get("name", table), "enabled": req.body.get("enabled", True),
@@ -284,7 +290,10 @@ class TablesDB:
         if itype != "fulltext" and length > MAX_INDEX_LENGTH:
             raise ApiError(400, "column_index_invalid", f"Index length is longer than the maximum: {MAX_INDEX_LENGTH}")
         t = now_iso()
-        index = {"$id": key, "$createdAt": t, "$updatedAt": t, "key": key, "type": itype, "status": "processing",
+        # An index's $id is "<database sequence>_<table sequence>_<key>" (capture idx-create-key:
+        # 7_1_idx_count); `key` is the name given.
+        index_id = f"{self.seq.get(db, 1)}_{self.seq.get((db, table), 1)}_{key}"
+        index = {"$id": index_id, "$createdAt": t, "$updatedAt": t, "key": key, "type": itype, "status": "processing",
                  "error": "", "columns": list(columns), "lengths": req.body.get("lengths") or [],
                  "orders": req.body.get("orders") or []}
         record["indexes"].append(index)

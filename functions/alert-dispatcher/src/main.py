@@ -12,13 +12,16 @@ import traceback
 from .alertwrite.channels.dispatch import run_due
 from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.schema import load_bundled
+from .alertwrite.stats import metrics
 from .alertwrite.settings import MissingSettings, load_settings
 from .alertwrite.timeutil import utcnow
 
 
 def main(context):
     try:
-        return _handle(context)
+        answer = _handle(context)
+        metrics.observe_scheduled_run("alert-dispatcher", answer.get("statusCode", 200) < 300)
+        return answer
     except Exception:
         context.error("internal error: " + traceback.format_exc(limit=8))
         return context.res.json({"error": "internal_error"}, statusCode=500)

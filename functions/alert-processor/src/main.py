@@ -6,12 +6,14 @@ retried, so nothing is lost while an operator fixes it). Never 429, never a catc
 """
 import json
 import os
+import time
 import traceback
 
 from .alertwrite.auth import check_bearer
 from .alertwrite.channels.worker import announce
 from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.processor import process
+from .alertwrite.stats import metrics
 from .alertwrite.schema import load_bundled
 from .alertwrite.settings import MissingSettings, load_settings
 from .alertwrite.stores import open_backend
@@ -21,11 +23,14 @@ from .alertwrite.webhook import PayloadError, parse_delivery
 
 
 def main(context):
+    started = time.perf_counter()
     try:
-        return _handle(context)
+        answer = _handle(context)
     except Exception:  # an uncaught exception would become an HTML error page
         context.error("internal error: " + traceback.format_exc(limit=8))
-        return context.res.json({"error": "internal_error"}, statusCode=500)
+        answer = context.res.json({"error": "internal_error"}, statusCode=500)
+    metrics.observe_delivery(answer.get("statusCode", 200), time.perf_counter() - started)
+    return answer
 
 
 def _handle(context):

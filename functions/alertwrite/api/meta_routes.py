@@ -35,3 +35,15 @@ def health(call: ApiCall):
 @route("GET", "/openapi.json", None, summary="This API's OpenAPI 3.1 document", response={"type": "object"})
 def openapi(call: ApiCall):
     return build_spec(app_version())
+
+
+ME = {"type": "object", "required": ["actor"],
+      "properties": {"actor": {"type": "object", "required": ["name", "role", "kind"],
+                               "properties": {"name": {"type": "string"}, "role": {"type": "string"},
+                                              "kind": {"type": "string"}}}}}
+
+
+@route("GET", "/me", "viewer", summary="Who the caller is and what role it has (the console shows its actions by it)",
+       response=ME)
+def me(call: ApiCall):
+    return {"actor": {"name": call.actor.name, "role": call.actor.role, "kind": call.actor.kind}}

@@ -4,7 +4,7 @@ Limits [discord-api-docs developers/resources/message.mdx, webhook.mdx]:
 """
 from __future__ import annotations
 
-from .render import Message, Outbound, all_resolved, dumps, fit, label, ordered
+from .render import Message, Outbound, action_links, all_resolved, dumps, fit, label, ordered
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
@@ -30,7 +30,7 @@ def _embed(item) -> dict:
                             if item.annotations.get(k))
     fields = [{"name": key, "value": fit(item.labels[key], MAX_FIELD_VALUE), "inline": True}
               for key in ("severity", "instance", "job") if item.labels.get(key)]
-    links = " · ".join(f"[{name}]({url.replace(')', '%29')})" for name, url in item.links())
+    links = " · ".join(f"[{name}]({url.replace(')', '%29')})" for name, url in item.links() + action_links(item))
     if links:
         fields.append({"name": "links", "value": fit(links, MAX_FIELD_VALUE), "inline": False})
     embed = {"title": fit(f"{label(item.kind)} · {item.name or '(no alertname)'}", MAX_TITLE),

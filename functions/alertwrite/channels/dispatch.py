@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 from ..stores.rows import rows_view
 from ..lifecycle import Transition
 from ..timeutil import format_ms, parse_rfc3339, utcnow
+from ..stats import metrics
 from . import budget, delivery, render, ssrf, topic
 from .model import (ATTEMPTS_TABLE, CHANNELS_TABLE, NOTIFICATIONS_TABLE, Channel, ChannelError, Event, Item,
                     declared_channels)
@@ -81,7 +82,8 @@ def _row(channel: str, event: Event, now: datetime, shared: dict | None = None) 
     title, transitions, payload = common
     return {"$id": notification_id(channel, keys), "channel": channel, "status": delivery.PENDING,
             "kind": event.kind, "title": title, "transitions": transitions, "payload": payload, "attempts": 0,
-            "nextAttemptAt": format_ms(now)}
+            # due at once, even when a job runs "as if at" a later time (alertwrite run --at)
+            "nextAttemptAt": format_ms(min(now, utcnow()))}
 
 
 def plan_notifications(event: Event, channels: list[Channel], now: datetime,
@@ -443,7 +445,10 @@ def _finish(ctx: Context, job: Job, results: list[Sent], summary: dict) -> None:
                     "finishedAt": format_ms(sent.finished), "httpStatus": outcome.status, "outcome": outcome.verdict,
                     "error": (outcome.error or None) and outcome.error[:1000], "durationMs": sent.elapsed_ms})
                 state = changes["status"]
-                summary["sent" if state == delivery.SENT else "dead" if state == delivery.DEAD else "retrying"] += 1
+                word = "sent" if state == delivery.SENT else "dead" if state == delivery.DEAD else "retrying"
+                summary[word] += 1
+                metrics.observe_notification(channel.type if channel else "unknown", word,
+                                             (sent.finished - created).total_seconds() if word == "sent" else None)
             if len(sent.batch) > 1 and outcome.verdict == "ok":
                 summary["coalesced"] += len(sent.batch) - 1
             changes_for_channel["nextSendAt"] = format_ms(budget.next_send_at(channel.type, sent.finished, sent.answer,

@@ -59,11 +59,22 @@ def headline(event: Event) -> str:
     parts = ", ".join(f"{k}:{v}" for k, v in counts.items())
     names = list(dict.fromkeys(i.name or "(no alertname)" for i in ordered(event.items)))
     shown = ", ".join(names[:5]) + (f" +{len(names) - 5} more" if len(names) > 5 else "")
-    return (event.title + " " if event.title else "") + f"[{parts}] {shown}"
+    return f"[{parts}] {shown}" + (f" {event.title}" if event.title else "")
 
 
 def all_resolved(event: Event) -> bool:
     return bool(event.items) and all(resolved(i) for i in event.items)
+
+
+def action_links(item: Item) -> list[tuple[str, str]]:
+    """Signed one-tap ack/resolve/silence links for a firing item (operations/links.py); none
+    for a resolve, another capability's word, or when links are not configured."""
+    if item.kind not in ("firing", "refiring") or not item.key:
+        return []
+    from ..operations.links import links_for
+    from ..timeutil import utcnow
+
+    return links_for(item.fingerprint, item.key, utcnow())
 
 
 def plain_lines(item: Item) -> list[str]:

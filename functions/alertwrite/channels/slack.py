@@ -4,7 +4,7 @@ Limits [api.slack.com/docs/rate-limits; docs.slack.dev/reference/block-kit/block
 """
 from __future__ import annotations
 
-from .render import Message, Outbound, all_resolved, dumps, fit, label, ordered
+from .render import Message, Outbound, action_links, all_resolved, dumps, fit, label, ordered
 
 MAX_BLOCKS = 50  # "up to 50 blocks in each message"
 MAX_SECTION_TEXT = 3000  # section text
@@ -38,7 +38,7 @@ def _item_text(item) -> str:
     for key in ("summary", "description"):
         if item.annotations.get(key):
             lines.append(escape(fit(item.annotations[key], MAX_ITEM_TEXT)))
-    links = " · ".join(link(url, name) for name, url in item.links())
+    links = " · ".join(link(url, name) for name, url in item.links() + action_links(item))
     if links:
         lines.append(links)
     return fit("\n".join(lines), MAX_SECTION_TEXT)

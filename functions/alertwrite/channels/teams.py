@@ -7,7 +7,7 @@ are fitted to 20,000 bytes.
 """
 from __future__ import annotations
 
-from .render import Message, Outbound, all_resolved, dumps, fit, label, ordered
+from .render import Message, Outbound, action_links, all_resolved, dumps, fit, label, ordered
 
 MAX_BYTES = 20000
 RATE_PER_SECOND = 4.0  # more than 4 requests/s are throttled
@@ -32,7 +32,7 @@ def _item(item) -> list[dict]:
     for key in ("summary", "description"):
         if item.annotations.get(key):
             out.append({"type": "TextBlock", "text": fit(item.annotations[key], MAX_TEXT), "wrap": True})
-    links = " · ".join(f"[{name}]({url.replace(')', '%29')})" for name, url in item.links())
+    links = " · ".join(f"[{name}]({url.replace(')', '%29')})" for name, url in item.links() + action_links(item))
     if links:
         out.append({"type": "TextBlock", "text": links, "wrap": True})
     return out

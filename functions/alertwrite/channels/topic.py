@@ -15,7 +15,9 @@ from ..records import AlertRecord
 from ..timeutil import parse_rfc3339
 from ..webhook import Alert, Delivery
 from .model import Channel, Event, Item
-from .render import ordered
+from .render import label, ordered
+
+NOTIFY_KINDS = ("firing", "refiring", "resolved")
 
 RENDERERS = {"email": email.render, "sms": sms.render, "push": push.render}
 
@@ -45,10 +47,16 @@ def render(channel: Channel, event: Event, notification_id: str, title: str | No
     out = []
     for medium in channel.media:
         mid = message_id(notification_id, medium)
-        if not event.items:  # a test or an announcement: the title and text as they are
-            text = event.text or title or event.title
-            out.append(OutboundMessage(mid, medium, (channel.topic,), text, subject=title or event.title,
-                                       html=False))
+        if not event.items or any(i.kind not in NOTIFY_KINDS for i in event.items):
+            # a test, or another capability's word (acknowledged, silenced, ...): plain text
+            subject = title or event.title
+            lines = [f"{label(i.kind)} {i.name}" + (f" on {i.labels['instance']}" if i.labels.get("instance") else "")
+                     + (f": {i.annotations['summary']}" if i.annotations.get("summary") else "")
+                     for i in ordered(event.items)]
+            text = "\n".join([subject, *lines, event.text] if event.items else [event.text or subject])
+            limit = 1600 if medium == "sms" else 3000
+            out.append(OutboundMessage(mid, medium, (channel.topic,), text.strip()[:limit], subject=subject[:256],
+                                       html=False, alert_count=len(event.items)))
             continue
         items = [_transition(i) for i in ordered(event.items)]
         out.append(_with_note(RENDERERS[medium](mid, channel.topic, items, delivery), event))

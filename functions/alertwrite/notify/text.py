@@ -1,6 +1,7 @@
 """Shared wording and fitting helpers for the medium renderers."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Callable
 
@@ -32,13 +33,23 @@ def truncate(text: str, limit: int, measure: Callable[[str], int] = len) -> tupl
     return text[:lo] + ELLIPSIS, True
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def single_line(text: str) -> str:
+    """An email subject or push title is one header line: CR/LF in a label
+    ("x\r\nBcc: victim@example.com") would start a header of its own, so every control
+    character becomes a space."""
+    return _CONTROL.sub(" ", text)
+
+
 def headline(items: list[Transition]) -> str:
     counts = Counter(LABELS[t.kind] for t in items)
     order = [*LABELS.values(), *(label for label in counts if label not in LABELS.values())]
     parts = ", ".join(f"{label}:{counts[label]}" for label in order if counts[label])
     names = list(dict.fromkeys(t.alert.name or "(no alertname)" for t in items))
     shown = ", ".join(names[:5]) + (f" +{len(names) - 5} more" if len(names) > 5 else "")
-    return f"[{parts}] {shown}"
+    return single_line(f"[{parts}] {shown}")
 
 
 def links(t: Transition) -> list[tuple[str, str]]:

@@ -235,14 +235,29 @@ def act(rows, schema, settings, action: str, fingerprints: list[str], actor: Act
     return results
 
 
+def current_episodes(alert_rows: list[dict]) -> list[str]:
+    """The episode row each alert is in now (lifecycle.py: episodes are numbered per fingerprint)."""
+    return [episode_id(r["$id"], int(r.get("occurrences") or 1)) for r in alert_rows]
+
+
+def mark_first_ack(rows, alert_rows: list[dict], by: str, stamp: str) -> None:
+    """What MTTA is computed from (stats/): the first ack of the current episode, kept once."""
+    rows.update_many(EPISODES, current_episodes(alert_rows), {"firstAckAt": stamp, "ackedBy": by},
+                     where=[("firstAckAt", "is_null", None)])
+
+
 def _side_effects(rows, schema, settings, action, done, before, actor, now, comment, ends, log) -> None:
     if not done:
         return
     ops = getattr(settings, "ops", None)
     if action in ("resolve", "unresolve"):
-        episode_changes = ({"status": "resolved", "resolvedAt": format_ms(now), "endsAt": format_ms(now)}
-                           if action == "resolve" else {"status": "firing", "resolvedAt": None, "endsAt": None})
-        rows.update_many(EPISODES, [episode_id(r["$id"], parse_rfc3339(r["startsAt"])) for r in done], episode_changes)
+        episode_changes = ({"status": "resolved", "resolvedAt": format_ms(now), "endsAt": format_ms(now),
+                            "resolvedBy": actor.name}
+                           if action == "resolve" else {"status": "firing", "resolvedAt": None, "endsAt": None,
+                                                        "resolvedBy": None})
+        rows.update_many(EPISODES, current_episodes(done), episode_changes)
+    if action == "ack":
+        mark_first_ack(rows, done, actor.name, format_ms(now))
     if action in ("resolve", "unsilence"):
         for r in done:
             expire_for_alert(rows, ops, actor, r["$id"], now, log)

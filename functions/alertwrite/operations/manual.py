@@ -74,6 +74,8 @@ def on_alert_update(rows, event_row: dict, now: datetime) -> str:
         done = rows.update_many(ALERTS, [row_id], {"acknowledgedAt": stamp, "ackMark": ack_mark(by, stamp)},
                                 where=[("acknowledgedBy", "=", by)])
         if done:
+            from .alerts import mark_first_ack
+            mark_first_ack(rows, done, by, stamp)
             record(rows, [entry(actor, "ack", "alert", row_id, now, before={"acknowledgedAt": at, "ackMark": mark or None},
                                 after={"acknowledgedAt": stamp, "acknowledgedBy": by}, comment="set in the Appwrite console")])
         return "acknowledged"
@@ -86,3 +88,19 @@ def on_alert_update(rows, event_row: dict, now: datetime) -> str:
                                 after={"acknowledgedAt": None}, comment="cleared in the Appwrite console")])
         return "unacknowledged"
     return "unchanged"
+
+
+def sweep_console_acks(rows, schema, settings, now: datetime) -> dict:
+    """Scheduler job: acks and unacks an operator made by editing `acknowledgedBy` in the
+    Appwrite console. A row-update event would do the same at once, but Appwrite fires one
+    event per row of a bulk update (triggerBulk, ../shared reference §6), so every repeat
+    delivery's lastSeenAt write would start one execution per alert; a one-minute sweep of the
+    few acked rows costs two list calls."""
+    seen = {"acknowledged": 0, "unacknowledged": 0}
+    candidates = list(rows.find_all(ALERTS, [("acknowledgedBy", "not_null", None)]))
+    candidates += rows.find_all(ALERTS, [("acknowledgedBy", "is_null", None), ("ackMark", "not_null", None)])
+    for row in candidates:
+        outcome = on_alert_update(rows, row, now)
+        if outcome in seen:
+            seen[outcome] += 1
+    return {"consoleAcks": seen["acknowledged"], "consoleUnacks": seen["unacknowledged"]}

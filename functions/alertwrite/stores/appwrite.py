@@ -15,7 +15,7 @@ from appwrite.query import Query
 from appwrite.services.messaging import Messaging
 from appwrite.services.tables_db import TablesDB
 
-from ..errors import Fault, classify, to_store_error
+from ..errors import Fault, classify, describe, to_store_error
 from ..notify import OutboundMessage
 from ..records import ALERTS_TABLE, AlertRecord, fit_row
 from ..schema import Schema
@@ -180,3 +180,25 @@ class AppwriteMessenger:
                 return "duplicate"
             raise to_store_error(exc) from None
         return "sent"
+
+
+def check_access(client: Client, schema: Schema) -> list[str]:
+    """Before any write: one line per scope the key lacks for what the functions do (read and
+    write rows, send messages), e.g. for `serve --backend appwrite` at startup. Reads only:
+    a row list and a message list of one item each."""
+    from ..errors import scope_line
+
+    problems: list[str] = []
+    tables = TablesDB(client)
+    checks = [lambda: tables.list_rows(schema.database_id, ALERTS_TABLE, queries=[Query.limit(1)], total=False),
+              lambda: Messaging(client).list_messages(queries=[Query.limit(1)], total=False)]
+    for check in checks:
+        try:
+            check()
+        except AppwriteException as exc:
+            line = scope_line(exc)
+            if line:
+                problems.append(line)
+            elif classify(exc) is not Fault.NOT_FOUND:
+                problems.append(describe(exc))
+    return problems

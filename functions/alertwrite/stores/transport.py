@@ -8,9 +8,18 @@ timeout, and collect warnings so the caller can log each one once.
 """
 from __future__ import annotations
 
+import json
 import threading
 
 import requests
+
+# The type we give an error answer that is not Appwrite's {message, code, type}: SDK 22 reads
+# `response.json()['message']` and would raise KeyError (a proxy, or `serve`, at --endpoint).
+NOT_APPWRITE = "not_appwrite_response"
+# Fields a newer server adds that SDK 22's models require; an older one lacks them. The values
+# are the newer server's defaults (1.9.6 Utopia/Response/Model/Func.php: providerBranches and
+# providerPaths default to []). 1.9.0 has neither (capture fn-create, sdk-functions-get).
+MISSING_ON_OLDER_SERVERS = {"Function": {"providerBranches": [], "providerPaths": []}}
 
 _local = threading.local()
 _warnings_seen: set[str] = set()
@@ -30,6 +39,7 @@ class _Requests:
         if session is None:
             session = _local.session = requests.Session()
         response = session.request(method, url, **kwargs)
+        _make_parseable(response)
         warning = response.headers.pop("x-appwrite-warning", None)
         if warning:
             with _lock:
@@ -37,6 +47,47 @@ class _Requests:
                     _warnings_seen.add(warning)
                     _new_warnings.append(warning)
         return response
+
+
+def _make_parseable(response) -> None:
+    if "Content-Type" not in response.headers:
+        response.headers["Content-Type"] = "application/octet-stream"
+    if response.status_code < 400 or not response.headers["Content-Type"].startswith("application/json"):
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        text = response.text[:200]
+        response._content = json.dumps({"message": f"not an Appwrite answer (HTTP {response.status_code}): {text}",
+                                        "code": response.status_code, "type": NOT_APPWRITE}).encode()
+
+
+def compatible(service_class):
+    """`service_class` (an SDK 22 service) that also parses an older 1.8/1.9 server's models,
+    by filling in the fields that server does not send with the newer server's defaults."""
+
+    class Compatible(service_class):
+        def _parse_response(self, response, model=None):
+            defaults = MISSING_ON_OLDER_SERVERS.get(getattr(model, "__name__", ""))
+            if defaults and isinstance(response, dict):
+                response = {**defaults, **response}
+            if model is not None and isinstance(response, dict):
+                item = _list_item_model(model)
+                if item in MISSING_ON_OLDER_SERVERS:
+                    response = {k: [{**MISSING_ON_OLDER_SERVERS[item], **v} if isinstance(v, dict) else v
+                                    for v in value] if isinstance(value, list) else value
+                                for k, value in response.items()}
+            return super()._parse_response(response, model)
+
+    Compatible.__name__ = service_class.__name__
+    return Compatible
+
+
+def _list_item_model(model) -> str:
+    name = getattr(model, "__name__", "")
+    return name[:-4] if name.endswith("List") else ""
 
 
 def install(timeout: float) -> None:

@@ -1,0 +1,1 @@
+"""Escalation, on-call schedules, heartbeats, retention and the one-minute scheduler."""
