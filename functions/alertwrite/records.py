@@ -18,6 +18,7 @@ accepts (README of the 1.9.0 captures, §H and §I):
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -52,24 +53,71 @@ def fit(value: str, size: int | None) -> str:
 def fit_row(row: dict, table: Table, partial: bool = False) -> dict:
     """A copy of `row` that the server accepts. With `partial`, only the keys given are fitted
     (a PATCH); otherwise a missing required column is filled too (a create)."""
+    fitters, required = _plan(table)
     out: dict = {}
     for key, value in row.items():
-        if key in SYSTEM_KEYS:
+        fitter = fitters.get(key)
+        if fitter is not None:
+            out[key] = value if value is None else fitter(value)
+        elif key in _SYSTEM:
             out[key] = value
-            continue
-        col = table.columns_by_key.get(key)
-        if col is None:
-            continue
-        out[key] = fit_value(value, col)
-    if not partial:
-        for col in table.columns:
-            if col.required and out.get(col.key) is None:
-                out[col.key] = _fallback(col)
-    for key in list(out):
-        col = table.columns_by_key.get(key)
-        if col is not None and col.required and out[key] is None:
-            out[key] = _fallback(col)
+    for col in required:
+        if out.get(col.key) is None and (not partial or col.key in out):
+            out[col.key] = _fallback(col)
     return out
+
+
+_SYSTEM = frozenset(SYSTEM_KEYS)
+# Per table: one fitter per column, built once. A row is fitted where it is made and again by
+# the store that writes it (any caller may pass raw values), so each fitter first checks
+# whether the value already fits and returns it as it is.
+_plans: dict[int, tuple[Table, dict, tuple[Column, ...]]] = {}
+
+
+def _plan(table: Table) -> tuple[dict, tuple[Column, ...]]:
+    plan = _plans.get(id(table))
+    if plan is None or plan[0] is not table:
+        if len(_plans) > 256:  # schemas loaded again and again (tests): keep the cache small
+            _plans.clear()
+        plan = _plans[id(table)] = (table, {c.key: _fitter(c) for c in table.columns},
+                                    tuple(c for c in table.columns if c.required))
+    return plan[1], plan[2]
+
+
+def _fitter(col: Column):
+    def slow(value):
+        return fit_value(value, col)
+
+    if col.array:
+        return slow
+    kind = col.type
+    if kind == "string" and not col.format:
+        size = col.size
+        if size is None:
+            return lambda v: v if type(v) is str else slow(v)
+        return lambda v: v if type(v) is str and len(v) <= size else slow(v)
+    if kind == "string" and col.format == "enum":
+        elements = frozenset(col.elements)
+        return lambda v: v if type(v) is str and v in elements else slow(v)
+    if kind == "integer":
+        low = INT64[0] if col.min is None else col.min
+        high = INT64[1] if col.max is None else col.max
+        return lambda v: v if type(v) is int and low <= v <= high else slow(v)
+    if kind == "double":
+        low = -DOUBLE_MAX if col.min is None else col.min
+        high = DOUBLE_MAX if col.max is None else col.max
+        return lambda v: v if type(v) is float and low <= v <= high else slow(v)  # NaN fails the test
+    if kind == "boolean":
+        return lambda v: v if type(v) is bool else slow(v)
+    if kind == "datetime":
+        def fit_datetime(v):
+            if type(v) is str:
+                return _fit_datetime_text(v)
+            if type(v) is datetime and v.tzinfo is timezone.utc and MIN_STORABLE <= v <= MAX_STORABLE:
+                return v.isoformat(timespec="milliseconds")  # format_ms of an instant in range
+            return slow(v)
+        return fit_datetime
+    return slow
 
 
 def fit_value(value, col: Column):
@@ -130,6 +178,12 @@ def _fit_number(value, col: Column, whole: bool):
     if whole:
         return int(math.floor(value)) if value >= 0 else int(math.ceil(value))
     return float(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fit_datetime_text(value: str):
+    """The same few instants (now, startsAt) recur in every row of a delivery and its re-fit."""
+    return _fit_datetime(value)
 
 
 def _fit_datetime(value):

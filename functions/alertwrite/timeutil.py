@@ -1,6 +1,7 @@
 """RFC 3339 timestamps as Alertmanager writes them and Appwrite stores them."""
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -22,9 +23,17 @@ def parse_rfc3339(text: str) -> datetime:
     (Alertmanager re-posts change it) compare equal. Raises ValueError for anything that is
     not a real instant: a bad offset (+99:99), or one that moves the time out of years 1..9999.
     """
-    m = _RFC3339.fullmatch(text) if isinstance(text, str) else None
-    if not m:
+    if not isinstance(text, str):
         raise ValueError(f"not an RFC 3339 timestamp: {str(text)[:40]!r}")
+    return _parse(text)
+
+
+# The same few instants recur in every alert of a delivery and every stored row read back.
+@functools.lru_cache(maxsize=8192)
+def _parse(text: str) -> datetime:
+    m = _RFC3339.fullmatch(text)
+    if not m:
+        raise ValueError(f"not an RFC 3339 timestamp: {text[:40]!r}")
     year, month, day, hour, minute, second, frac, zulu, sign, oh, om = m.groups()
     millis = int((frac or "0").ljust(3, "0")[:3])
     try:

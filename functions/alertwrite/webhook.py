@@ -161,8 +161,9 @@ def _labels(value: object, where: str) -> dict[str, str]:
     for key, item in value.items():
         if not isinstance(item, str):
             raise PayloadError("invalid_label_value", f"{where}.{_printable(key)} is not a string")
-        _check_text(key, f"{where} key")
-        _check_text(item, f"{where}.{_printable(key)}")
+        if not (key.isascii() and item.isascii()):  # the rest cannot hold a surrogate
+            _check_text(key, f"{where} key")
+            _check_text(item, f"{where}.{_printable(key)}")
     return dict(value)
 
 

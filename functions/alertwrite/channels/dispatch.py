@@ -69,11 +69,19 @@ def event_of(transitions: list[Transition], delivery=None) -> Event:
                  group_key=getattr(delivery, "group_key", "") or "", receiver=getattr(delivery, "receiver", "") or "")
 
 
-def _row(channel: str, event: Event, now: datetime) -> dict:
+def _row(channel: str, event: Event, now: datetime, shared: dict | None = None) -> dict:
     keys = [i.key or f"{i.fingerprint}:{i.kind}" for i in event.items] or [event.title, event.text, event.kind]
+    # Channels that accept the same items carry the same title and payload: render them once.
+    # (Items hold dicts, so not hashable; within one plan they are the same objects.)
+    same = (event.kind, event.title, event.text, tuple(map(id, event.items)))
+    common = shared.get(same) if shared is not None else None
+    if common is None:
+        common = (render.fit(render.headline(event), 255), json.dumps(sorted(keys)), event.to_json())
+        if shared is not None:
+            shared[same] = common
+    title, transitions, payload = common
     return {"$id": notification_id(channel, keys), "channel": channel, "status": delivery.PENDING,
-            "kind": event.kind, "title": render.fit(render.headline(event), 255),
-            "transitions": json.dumps(sorted(keys)), "payload": event.to_json(), "attempts": 0,
+            "kind": event.kind, "title": title, "transitions": transitions, "payload": payload, "attempts": 0,
             # due at once, even when a job runs "as if at" a later time (alertwrite run --at)
             "nextAttemptAt": format_ms(min(now, utcnow()))}
 
@@ -83,7 +91,7 @@ def plan_notifications(event: Event, channels: list[Channel], now: datetime,
     """One row per channel that accepts something; pagerduty gets one row per item.
     `only` names channels to address directly (a test, an escalation step): no filter."""
     chosen = set(only) if only is not None else None
-    rows = []
+    rows, shared = [], {}
     for channel in channels:
         if not channel.enabled or (chosen is not None and channel.name not in chosen):
             continue
@@ -97,7 +105,7 @@ def plan_notifications(event: Event, channels: list[Channel], now: datetime,
                      event.receiver)
         size = 1 if channel.type == "pagerduty" else MAX_ITEMS
         for start in range(0, max(len(items), 1), size):
-            rows.append(_row(channel.name, replace(part, items=items[start:start + size]), now))
+            rows.append(_row(channel.name, replace(part, items=items[start:start + size]), now, shared))
     return rows
 
 
@@ -117,13 +125,27 @@ def seed(rows, schema, found: list[dict] | None = None) -> list[dict]:
 def load_channels(rows, schema) -> list[Channel]:
     """Every channel row, parsed; a row that does not parse is logged and skipped."""
     found = seed(rows, schema)
-    out = []
+    # The rows are read every time (a runtime edit counts on the next delivery), but parsing
+    # them cost more than the rest of a single-alert delivery: parse each content once.
+    key = repr(found)
+    parsed = _parsed.get(key)
+    if parsed is not None:
+        return list(parsed)
+    out, ok = [], True
     for row in found:
         try:
             out.append(Channel.from_row(row))
         except ChannelError as exc:
+            ok = False  # not kept: the error is logged on every delivery until the row is fixed
             log.error("skipping channel row %s: %s", row.get("$id"), exc)
+    if ok:
+        if len(_parsed) >= 16:
+            _parsed.clear()
+        _parsed[key] = tuple(out)
     return out
+
+
+_parsed: dict[str, tuple[Channel, ...]] = {}  # repr of the channel rows -> the parsed channels
 
 
 rows_for = rows_view  # the RowStore on the processor's own store, inside the delivery's commit

@@ -156,6 +156,7 @@ class GroupCommit:
         self._batch: _Batch | None = None
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        self._busy_timeout: int | None = None
 
     @contextmanager
     def unit(self) -> Iterator[sqlite3.Connection]:
@@ -211,8 +212,10 @@ class GroupCommit:
         if self._conn is None:
             with _sqlite_errors(self.path):
                 self._conn = _open(self.path, self.schema)
-        with _sqlite_errors(self.path):
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self._busy_timeout != BUSY_TIMEOUT_MS:  # a statement per delivery saved
+            with _sqlite_errors(self.path):
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._busy_timeout = BUSY_TIMEOUT_MS
         return self._conn
 
     def _begin(self, conn: sqlite3.Connection) -> None:
@@ -341,33 +344,68 @@ class SqliteStore:
 
     def create(self, table: str, rows: list[dict]) -> list[str]:
         spec = self.schema.table(table)
-        now = format_ms(utcnow())
-        conflicts = []
-        for row in rows:
-            row = _sql_values(fit_row(row, spec))
-            cols = [c for c in row]
-            cursor = self.conn.execute(
-                f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
-                f"VALUES ({', '.join('?' * len(cols))}, ?, ?) ON CONFLICT DO NOTHING", [*row.values(), now, now])
-            if cursor.rowcount != 1:
-                conflicts.append(row["$id"])
-        return conflicts
+        rows = [_sql_values(fit_row(row, spec)) for row in rows]
+        return [row["$id"] for row, created in zip(rows, insert_new(self.conn, table, rows)) if not created]
 
     def update(self, table: str, changes: dict[str, dict]) -> list[str]:
         spec = self.schema.table(table)
         now = format_ms(utcnow())
-        missing = []
+        groups: dict[tuple[str, ...], list[list]] = {}
         for row_id, data in changes.items():
             data = _sql_values(fit_row(data, spec, partial=True))
             data.pop("$id", None)
-            if not data:
-                continue
-            sets = ", ".join(f"{q(c)} = ?" for c in data)
-            cursor = self.conn.execute(f'UPDATE {q(table)} SET {sets}, "$updatedAt" = ? WHERE "$id" = ?',
-                                       [*data.values(), now, row_id])
-            if cursor.rowcount != 1:
-                missing.append(row_id)
-        return missing
+            if data:
+                groups.setdefault(tuple(data), []).append([*data.values(), now, row_id])
+        touched = 0
+        for cols, values in groups.items():
+            touched += self.conn.executemany(_update_sql(table, cols), values).rowcount
+        if touched == sum(len(v) for v in groups.values()):
+            return []
+        # Some row is not there (rare): find which, in the same transaction.
+        wanted = [v[-1] for values in groups.values() for v in values]
+        there = self.rows(table, wanted)
+        return [row_id for row_id in wanted if row_id not in there]
+
+
+# Rows per INSERT statement: well inside SQLite's 32766 bound variables for any table here.
+INSERT_CHUNK = 200
+
+
+def insert_new(conn: sqlite3.Connection, table: str, rows: list[dict]) -> list[bool]:
+    """Insert each row whose `$id` is not there yet, a few hundred rows per statement; says per
+    row whether it was created (a row given twice is there already the second time)."""
+    now = format_ms(utcnow())
+    if len(rows) == 1:  # most of a storm: RETURNING would cost more than the insert
+        row = rows[0]
+        return [conn.execute(_insert_sql(table, tuple(row), 1, False), [*row.values(), now, now]).rowcount == 1]
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    created: set[str] = set()
+    for cols, group in groups.items():
+        for start in range(0, len(group), INSERT_CHUNK):
+            chunk = group[start:start + INSERT_CHUNK]
+            params = [v for row in chunk for v in (*row.values(), now, now)]
+            created.update(r[0] for r in conn.execute(_insert_sql(table, cols, len(chunk)), params))
+    out = []
+    for row in rows:
+        out.append(row["$id"] in created)
+        created.discard(row["$id"])
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, cols: tuple[str, ...], n: int, returning: bool = True) -> str:
+    marks = "(" + ", ".join("?" * (len(cols) + 2)) + ")"
+    tail = ' RETURNING "$id"' if returning else ""
+    return (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
+            f"VALUES {', '.join([marks] * n)} ON CONFLICT DO NOTHING{tail}")
+
+
+@functools.lru_cache(maxsize=256)
+def _update_sql(table: str, cols: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{q(c)} = ?" for c in cols)
+    return f'UPDATE {q(table)} SET {sets}, "$updatedAt" = ? WHERE "$id" = ?'
 
 
 def _sql_values(row: dict) -> dict:

@@ -15,7 +15,7 @@ from ..records import fit_row
 from ..schema import Schema
 from ..timeutil import format_ms, utcnow
 from .rows import PAGE, RowQueryError, Where, check_query, clamp_limit
-from .sqlite import q
+from .sqlite import insert_new, q
 
 _COMPARE = {"=": "IS", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -78,17 +78,9 @@ class SqliteRows:
     # -- writes --------------------------------------------------------------------------
     def create(self, table: str, rows: list[dict]) -> list[str]:
         check_query(self.schema, table, ())
-        now = format_ms(utcnow())
-        created = []
-        for row in rows:
-            data = self._in(table, {k: v for k, v in row.items() if not k.startswith("$")})
-            cols = ["$id", "$createdAt", "$updatedAt", *data]
-            cursor = self.conn.execute(
-                f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                "ON CONFLICT DO NOTHING", [row["$id"], now, now, *data.values()])
-            if cursor.rowcount == 1:
-                created.append(row["$id"])
-        return created
+        data = [{"$id": row["$id"], **self._in(table, {k: v for k, v in row.items() if not k.startswith("$")})}
+                for row in rows]
+        return [row["$id"] for row, created in zip(data, insert_new(self.conn, table, data)) if created]
 
     def update(self, table: str, row_id: str, changes: dict) -> dict | None:
         updated = self.update_many(table, [row_id], changes)
