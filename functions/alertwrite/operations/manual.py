@@ -15,6 +15,7 @@ from ..webhook import Alert, Delivery
 from .actor import Actor, OpError
 from .alerts import ALERTS, ack_mark, alert_json
 from .audit import entry, record
+from ..stores.rows import pipeline_view
 
 MANUAL = "manual"
 CONSOLE_ACTOR_KIND = "console"
@@ -37,7 +38,7 @@ def declare(rows, schema, body: dict, actor: Actor, now: datetime) -> dict:
     fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
     alert = Alert(fingerprint, "firing", labels, annotations, now, None, "")
     delivery = Delivery(receiver=MANUAL, status="firing", alerts=(alert,), group_key=f"manual:{fingerprint}")
-    store, messenger = _pipeline(rows, schema)
+    store, messenger = pipeline_view(rows)
     from ..processor import process
 
     summary = process(delivery, store, messenger, schema, now)
@@ -46,14 +47,6 @@ def declare(rows, schema, body: dict, actor: Actor, now: datetime) -> dict:
         record(rows, [entry(actor, "declare", "alert", fingerprint, now, after={"labels": labels},
                             comment=str(body.get("comment") or ""))])
     return alert_json(row, now)
-
-
-def _pipeline(rows, schema):
-    if hasattr(rows, "conn"):
-        from ..stores.sqlite import SqliteOutbox, SqliteStore
-        return SqliteStore(rows.conn, schema), SqliteOutbox(rows.conn)
-    from ..stores.appwrite import AppwriteMessenger, AppwriteStore
-    return AppwriteStore(rows.client, schema), AppwriteMessenger(rows.client)
 
 
 def on_alert_update(rows, event_row: dict, now: datetime) -> str:

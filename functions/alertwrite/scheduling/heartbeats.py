@@ -130,7 +130,7 @@ def statuses(rows, schema, now: datetime) -> list[Status]:
 
 def run(rows, schema, settings, now: datetime) -> dict:
     from ..processor import process
-    from .notify import legacy_backend
+    from ..stores.rows import pipeline_view
 
     beats = {hb.name: hb for hb in load(schema)}
     if not beats:
@@ -141,7 +141,7 @@ def run(rows, schema, settings, now: datetime) -> dict:
         rows.create(TABLE, fresh)
     counts = {"ok": 0, "missing": 0, "waiting": 0, "fired": 0, "resolved": 0}
     pings = _last_pings(rows, list(beats.values()))
-    store, messenger = legacy_backend(rows)
+    store, messenger = pipeline_view(rows)
     for name, hb in beats.items():
         row = stored.get(name, {})
         armed = parse_rfc3339(row["armedAt"]) if row.get("armedAt") else None

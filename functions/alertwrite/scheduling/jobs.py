@@ -14,7 +14,7 @@ from ..operations.silences import expire_due
 from ..janitor import stale_after_minutes, sweep
 from ..operations.manual import sweep_console_acks
 from . import escalation_job, heartbeats, retention
-from .notify import legacy_backend
+from ..stores.rows import pipeline_view
 
 
 def janitor(rows, schema, settings, now) -> dict:
@@ -27,7 +27,7 @@ def janitor(rows, schema, settings, now) -> dict:
         return {"error": f"ALERTWRITE_STALE_AFTER_MINUTES {exc} (0 turns the janitor off)"}
     if minutes == 0:
         return {"off": True}
-    store, _ = legacy_backend(rows)
+    store, _ = pipeline_view(rows)
     return sweep(store, schema, now, timedelta(minutes=minutes)).to_dict()
 
 

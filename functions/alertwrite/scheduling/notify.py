@@ -12,19 +12,9 @@ import hashlib
 from collections import defaultdict
 
 from ..notify import OutboundMessage
+from ..stores.rows import pipeline_view
 
 SUBJECT_LIMIT = 998  # email subject limit in Appwrite Messaging
-
-
-def legacy_backend(rows):
-    """The AlertStore and Messenger over the same connection or client as a RowStore."""
-    if hasattr(rows, "conn"):
-        from ..stores.sqlite import SqliteOutbox, SqliteStore
-
-        return SqliteStore(rows.conn, rows.schema), SqliteOutbox(rows.conn)
-    from ..stores.appwrite import AppwriteMessenger, AppwriteStore
-
-    return AppwriteStore(rows.client, rows.schema), AppwriteMessenger(rows.client)
 
 
 def compose(items: list[tuple[dict, object]]) -> list[tuple[str, str, OutboundMessage]]:
@@ -53,7 +43,7 @@ def deliver(rows, items: list[tuple[dict, object]]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     if not items:
         return {}
-    _, messenger = legacy_backend(rows)
+    _, messenger = pipeline_view(rows)
     for kind, name, message in compose(items):
         if kind == "channel":
             counts["channel_queued"] += len(_to_channel(rows, name, message, items))

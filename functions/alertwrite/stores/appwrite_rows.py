@@ -7,7 +7,7 @@ exists (captures bulk-create-one-existing), so only then do we fall back to per-
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
@@ -18,12 +18,12 @@ from ..errors import Fault, classify, to_store_error
 from ..records import fit_row
 from ..schema import Schema
 from .appwrite import MAX_BATCH_ROWS, equal_chunks
-from .rows import PAGE, RowQueryError, Where, check_query, clamp_limit
+from .rows import Paging, RowQueryError, Where, check_query, clamp_limit
 
 _SYSTEM_KEYS = ("$sequence", "$tableId", "$databaseId", "$permissions")
 
 
-class AppwriteRows:
+class AppwriteRows(Paging):
     def __init__(self, client: Client, schema: Schema):
         self.client = client
         self.tables = TablesDB(client)
@@ -54,15 +54,6 @@ class AppwriteRows:
                 raise RowQueryError("cursor_not_found", after or "") from None
             raise to_store_error(exc) from None
         return [_flat(r) for r in page.rows]
-
-    def find_all(self, table: str, where: Sequence[Where] = (), order: Sequence[tuple[str, str]] = ()) -> Iterator[dict]:
-        after = None
-        while True:
-            page = self.find(table, where, order, PAGE, after)
-            yield from page
-            if len(page) < PAGE:
-                return
-            after = page[-1]["$id"]
 
     def count(self, table: str, where: Sequence[Where] = ()) -> int:
         """Appwrite caps `total` at 5000 (APP_LIMIT_COUNT); so does this count."""

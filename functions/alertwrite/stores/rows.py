@@ -101,6 +101,30 @@ def open_rows(settings: Settings, schema: Schema) -> Iterator[RowStore]:
     yield AppwriteRows(client, schema)
 
 
+class Paging:
+    """`find_all` for a RowStore, built on its own `find`: one cursor loop for both backends."""
+
+    def find_all(self, table: str, where: Sequence[Where] = (), order: Sequence[tuple[str, str]] = ()) -> Iterator[dict]:
+        after = None
+        while True:
+            page = self.find(table, where, order, PAGE, after)
+            yield from page
+            if len(page) < PAGE:
+                return
+            after = page[-1]["$id"]
+
+
+def pipeline_view(rows):
+    """The inverse of `rows_view`: intake's AlertStore and Messenger over a RowStore's own
+    connection or client, for capabilities that run the normal pipeline (manual alerts,
+    heartbeats, the janitor) inside their own transaction."""
+    if hasattr(rows, "conn"):
+        from .sqlite import SqliteOutbox, SqliteStore
+        return SqliteStore(rows.conn, rows.schema), SqliteOutbox(rows.conn)
+    from .appwrite import AppwriteMessenger, AppwriteStore
+    return AppwriteStore(rows.client, rows.schema), AppwriteMessenger(rows.client)
+
+
 def rows_view(store):
     """The RowStore over an AlertStore's own connection or client (same transaction on SQLite),
     for code the processor runs (silences); None for a store of another kind."""

@@ -14,13 +14,13 @@ from typing import Iterator, Sequence
 from ..records import fit_row
 from ..schema import Schema
 from ..timeutil import format_ms, utcnow
-from .rows import PAGE, RowQueryError, Where, check_query, clamp_limit
+from .rows import Paging, RowQueryError, Where, check_query, clamp_limit
 from .sqlite import insert_new, q
 
 _COMPARE = {"=": "IS", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-class SqliteRows:
+class SqliteRows(Paging):
     def __init__(self, conn: sqlite3.Connection, schema: Schema):
         self.conn = conn
         self.schema = schema
@@ -59,15 +59,6 @@ class SqliteRows:
         sql += " ORDER BY " + ", ".join(f"{q(c)} {d.upper()}" for c, d in order) + " LIMIT ?"
         rows = self.conn.execute(sql, [*params, clamp_limit(limit)]).fetchall()
         return [self._out(table, r) for r in rows]
-
-    def find_all(self, table: str, where: Sequence[Where] = (), order: Sequence[tuple[str, str]] = ()) -> Iterator[dict]:
-        after = None
-        while True:
-            page = self.find(table, where, order, PAGE, after)
-            yield from page
-            if len(page) < PAGE:
-                return
-            after = page[-1]["$id"]
 
     def count(self, table: str, where: Sequence[Where] = ()) -> int:
         check_query(self.schema, table, where)
