@@ -21,7 +21,6 @@ from .channels import dispatch as channels
 from .lifecycle import reconcile
 from .operations.silences import mute
 from .operations.silences import stamp as stamp_silenced
-from .notify import OutboundMessage
 from .schema import Schema
 from .stores import AlertStore, Messenger
 from .stores.rows import rows_view
@@ -36,12 +35,10 @@ class Summary:
     received: int
     stored: int = 0
     transitions: dict[str, int] = field(default_factory=dict)
-    messages: dict[str, int] = field(default_factory=dict)
     notifications: int = 0
     notification_ids: list[str] = field(default_factory=list)
     truncated_alerts: int = 0
     claimed_elsewhere: int = 0
-    sent: list[OutboundMessage] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {

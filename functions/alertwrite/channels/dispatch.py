@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from ..stores.rows import rows_view
 from ..lifecycle import Transition
 from ..timeutil import format_ms, parse_rfc3339, utcnow
 from ..stats import metrics
@@ -146,9 +145,6 @@ def load_channels(rows, schema) -> list[Channel]:
 
 
 _parsed: dict[str, tuple[Channel, ...]] = {}  # repr of the channel rows -> the parsed channels
-
-
-rows_for = rows_view  # the RowStore on the processor's own store, inside the delivery's commit
 
 
 def record(rows, schema, transitions: list[Transition], delivery_, now: datetime) -> list[str]:

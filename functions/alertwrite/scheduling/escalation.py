@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
-from .policies import Person, Policy, Step, Target
+from .policies import Person, Policy, Step
 
 # A cron run starts a little after its minute, by a different amount each time: a step due at
 # "last run + 1 min" would otherwise slip a whole minute whenever this run started sooner.

@@ -413,26 +413,6 @@ def _sql_values(row: dict) -> dict:
     return {k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()}
 
 
-def upsert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
-    """Appwrite's upsert semantics: a column left out of a row keeps its stored value."""
-    now = format_ms(utcnow())
-    groups: dict[tuple[str, ...], list[list]] = {}
-    for row in rows:
-        cols = tuple(row)
-        # Row values are str, int, float or None already (records.to_row), as SQLite takes them.
-        groups.setdefault(cols, []).append([*row.values(), now, now])
-    for cols, values in groups.items():
-        conn.executemany(_upsert_sql(table, cols), values)
-
-
-@functools.lru_cache(maxsize=64)
-def _upsert_sql(table: str, cols: tuple[str, ...]) -> str:
-    updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c != "$id")
-    return (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}, \"$createdAt\", \"$updatedAt\") "
-            f"VALUES ({', '.join('?' * len(cols))}, ?, ?) "
-            f"ON CONFLICT(\"$id\") DO UPDATE SET {updates}{', ' if updates else ''}\"$updatedAt\" = excluded.\"$updatedAt\"")
-
-
 class SqliteOutbox:
     """Messages that would go to Appwrite Messaging, kept locally with the same ID rule."""
 
