@@ -43,8 +43,11 @@ def serve(state: State, host, port, db, backend, request_timeout, threads, worke
     """Run the bundle's functions locally, as Appwrite's runtime runs them.
 
     Any POST reaches alert-processor; other functions answer under /functions/<id>/.
-    Scheduled functions run on their schedule, row events reach the functions that
-    subscribe to them, the console is at /console/ and row changes stream at /stream.
+    Scheduled functions run on their schedule (every-minute ones also every 5 s in
+    between), row events reach the functions that subscribe to them, the console is at
+    /console/, /metrics is alert-api's and row changes stream at /stream. With no
+    ALERTWRITE_WEBHOOK_TOKENS or ALERTWRITE_API_TOKENS set, a token for each is generated
+    for this run and shown once.
     """
     tokens = parse_tokens(setting("ALERTWRITE_WEBHOOK_TOKENS", state.project.root))
     generated = None
