@@ -2,7 +2,9 @@
 
 The SQLite store logs every row change in `_changes` inside the writing transaction
 (stores/sqlite.py), so this feed sees what was committed, by any bundle or process, once, in
-commit order. A commit in this process wakes it at once; otherwise it looks every half second.
+commit order. A commit wakes it at once: in this process directly, from serve's other worker
+processes by a datagram on a Linux abstract socket named after the store (Linux only; elsewhere,
+and as a fallback, the feed looks every half second).
 
 Event names and matching follow Appwrite (src/Appwrite/Event/Event.php `generateEvents`): a row
 change yields `databases.<db>.tables.<table>.rows.<id>.<action>` and the same with any of the
@@ -14,9 +16,13 @@ and the row as the JSON body.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
+import os
+import socket
 import sqlite3
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -56,18 +62,45 @@ class ChangeFeed:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout = 3000")
         self.last = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM _changes").fetchone()[0]
-        functions.on_commit(lambda path: self._wake.set())
+        self._address = _wake_address(self.path)
+        self._listener = _bind(self._address) if fire_events else None
+        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) if self._address else None
+        if self._sender:
+            self._sender.setblocking(False)
+        functions.on_commit(self._committed)
+
+    def _committed(self, path: str) -> None:
+        self._wake.set()
+        if self._sender and not self._listener:  # another process fires the events: tell it
+            try:
+                self._sender.sendto(b"c", self._address)
+            except OSError:  # no primary listening, or its queue is full: it polls anyway
+                pass
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="alertwrite-changes", daemon=True)
         self._thread.start()
+        if self._listener:
+            threading.Thread(target=self._listen, name="alertwrite-changes-wake", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._listener:
+            self._listener.close()
         if self._thread:
             self._thread.join(5)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listener.recv(64)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._wake.set()
 
     def _loop(self) -> None:
         reads = 0
@@ -164,6 +197,26 @@ class ChangeFeed:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except Exception:
             pass
+
+
+def _wake_address(path: str) -> str | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    return "\0alertwrite-changes-" + hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:24]
+
+
+def _bind(address: str | None) -> socket.socket | None:
+    """The primary's wake socket; None when another serve on this store holds it, or off Linux."""
+    if address is None:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        return None
+    sock.settimeout(1.0)  # so stop() is seen
+    return sock
 
 
 def _offer(queue: asyncio.Queue, item: dict) -> None:
