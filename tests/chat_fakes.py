@@ -160,6 +160,9 @@ class ChatFakes:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY a reused (keep-alive)
+            # connection waits ~40 ms for the client's delayed ACK, as no real chat server does.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
