@@ -9,6 +9,7 @@ need=()
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v prometheus >/dev/null || need+=(prometheus)
 [ -x /usr/bin/chromium ] || need+=(chromium)  # the browser tests (tests/browser/); never `playwright install`
+command -v openssl >/dev/null || need+=(openssl)  # certificates for the TLS test of channel sends
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages: ${need[*]}" >&2
