@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from alertwrite.channels import admin, dispatch
+from alertwrite.channels import admin, dispatch, outbox
 from alertwrite.channels.filters import Filter, FilterError, parse_matchers
 from alertwrite.channels.model import TYPES, Channel, ChannelError
 from alertwrite.channels.webhook import new_secret
@@ -140,7 +140,7 @@ def add(state: State, name, kind, url, secret, topic, media, no_resolved, disabl
 def list_(state: State, as_json, db, backend):
     """Each channel with its health: last success, last error, sent / failed / dead counts."""
     with _rows(state, db, backend) as rows:
-        dispatch.seed(rows, state.schema())
+        outbox.seed(rows, state.schema())
         found = [admin.health(rows, c) for c in admin.list_channels(rows)]
     if as_json:
         emit({"channels": found}, True, "")
@@ -268,7 +268,7 @@ def test(state: State, name, db, backend):
     now = utcnow()
     with _rows(state, db, backend) as rows:
         admin.get(rows, name)
-        (nid,) = dispatch.notify(rows, schema, admin.test_event(name, now), now, channels=[name]) or ("",)
+        (nid,) = outbox.notify(rows, schema, admin.test_event(name, now), now, channels=[name]) or ("",)
     if not nid:
         raise Failure(f"channel {name} is disabled: enable it first")
     progress(f"sending test message {nid} to {name}...")

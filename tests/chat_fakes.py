@@ -5,7 +5,8 @@ Each path is one endpoint: `/slack/<name>`, `/discord/<name>`, `/teams/<name>`,
 documented limits (the same numbers the renderers cite) and recorded; a payload that breaks
 one is answered 400 and listed in `violations`, so a test asserts there are none. An
 endpoint answers from its script: "200", "500", "429:<seconds>" (Retry-After, and for
-Discord a JSON `retry_after`), "410", "400", or "hang:<seconds>"; the last entry repeats.
+Discord a JSON `retry_after`), "410", "400", "hang:<seconds>", or "hold" (received, then
+answers 200 once the test calls `release()`); the last entry repeats.
 """
 from __future__ import annotations
 
@@ -156,6 +157,7 @@ class ChatFakes:
         self.violations: list[str] = []
         self.lock = threading.Condition()
         self._stop = threading.Event()
+        self._released = threading.Event()
         fakes = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -214,6 +216,10 @@ class ChatFakes:
         ep = self.endpoints[f"{kind}/{name}"]
         ep.script, ep.calls = list(script), 0
 
+    def release(self) -> None:
+        """Let every "hold" answer go (now and later)."""
+        self._released.set()
+
     def got(self, kind: str | None = None, name: str | None = None) -> list[Received]:
         with self.lock:
             if kind is not None and name is not None:
@@ -251,6 +257,10 @@ class ChatFakes:
             self.received.append(got)
             self.by_endpoint.setdefault((kind, name), []).append(got)
             self.lock.notify_all()
+        if answer == "hold":
+            while not (self._released.wait(0.05) or self._stop.is_set()):
+                pass
+            answer = "200"
         code = int(answer.split(":")[0])
         if code == 429:
             wait = answer.partition(":")[2] or "1"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alertwrite.channels import admin, dispatch
+from alertwrite.channels import admin, dispatch, outbox
 from alertwrite.channels.model import ATTEMPTS_TABLE, CHANNELS_TABLE, NOTIFICATIONS_TABLE, Channel
 from alertwrite.channels.filters import Filter
 from alertwrite.channels.webhook import new_secret
@@ -203,6 +203,53 @@ def test_two_dispatchers_at_once_send_each_notification_once(env, fakes):
     assert len(fakes.got()) == 5 and sum(r["sent"] for r in results) == 7
 
 
+def test_runs_in_separate_executions_claim_each_notification_once(env, fakes):
+    """Runs that cannot hand over (other containers: here `ids` runs, which never do) race on
+    the claims; each notification still goes out once."""
+    chat_channels(env, fakes)
+    ids = env.deliver()
+    barrier = threading.Barrier(3)
+    results = []
+
+    def run():
+        barrier.wait()
+        results.append(env.run(ids=ids))
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(fakes.got()) == 5 and sum(r["sent"] for r in results) == 7
+    assert not any(r.get("handedOver") for r in results)
+
+
+def test_a_run_that_starts_while_another_sends_hands_over_and_a_held_channel_holds_only_itself(env, fakes):
+    env.add(Channel("slow", "webhook", url=fakes.url("webhook", "slow", ["hold"])))
+    env.add(Channel("fast", "webhook", url=fakes.url("webhook", "fast")))
+    first = threading.Thread(target=lambda: results.append(env.run()))
+    results = []
+    env.deliver("0001")
+    first.start()
+    fakes.wait_for(1, "webhook", "slow")  # the run is now waiting on slow's answer
+    (slow_id,) = [n["$id"] for n in env.notes(channel="slow")]
+    # claimed: not due again before its lease ends, here or in another execution
+    assert datetime.fromisoformat(env.get(NOTIFICATIONS_TABLE, slow_id)["nextAttemptAt"]) > utcnow()
+
+    env.deliver("0003")
+    assert env.run().get("handedOver") == 1  # returns at once, the running one takes the work
+    assert len(fakes.wait_for(2, "webhook", "fast")) == 2  # sent while slow still holds its answer
+    assert len(fakes.got("webhook", "slow")) == 1
+    assert env.get(ATTEMPTS_TABLE, f"{slow_id}.1")["finishedAt"] is None
+
+    fakes.release()
+    first.join(10)
+    assert not first.is_alive()
+    # slow's second notification was skipped while its first was out, then sent by the same run
+    assert len(fakes.got("webhook", "slow")) == 2
+    assert {n["status"] for n in env.notes(channel="slow") + env.notes(channel="fast")} == {"sent"}
+    assert results[0]["sent"] >= 4 and results[0]["busy"] >= 1
+
+
 def test_an_attempt_lost_in_a_crash_is_sent_again_once_after_its_lease(env, fakes):
     env.add(Channel("hook", "webhook", url=fakes.url("webhook", "h")))
     (nid,) = [n for n in env.deliver() if env.get(NOTIFICATIONS_TABLE, n)["channel"] == "hook"]
@@ -261,7 +308,7 @@ def test_notify_is_the_entry_point_for_other_capabilities(env, fakes, schema):
     env.add(Channel("a", "discord", url=fakes.url("discord", "a")))
     env.add(Channel("b", "discord", url=fakes.url("discord", "b")))
     with env.rows() as rows:
-        ids = dispatch.notify(rows, schema, admin.test_event("a", utcnow()), channels=["a"])
+        ids = outbox.notify(rows, schema, admin.test_event("a", utcnow()), channels=["a"])
     assert len(ids) == 1
     env.run()
     assert len(fakes.got("discord", "a")) == 1 and fakes.got("discord", "b") == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from .channels import dispatch as channels
+from .channels import outbox as channels
 from .lifecycle import reconcile
 from .operations.silences import mute
 from .operations.silences import stamp as stamp_silenced

@@ -1,8 +1,9 @@
 """alert-dispatcher: sends due notifications to their channels.
 
-Triggered by the notifications row *create* event (then only that row's channel is served)
-and every minute by its schedule (everything due: retries, deferred budgets). It updates
-notification rows and creates attempt rows, and subscribes to neither, so it never
+Triggered by the notifications row *create* event and every minute by its schedule (retries,
+deferred budgets); either way it sends everything due. An execution that finds another one
+of this process sending hands its work over and returns (dispatch.py). It
+updates notification rows and creates attempt rows, and subscribes to neither, so it never
 re-triggers itself (appwrite/appwrite#3025).
 """
 import json
@@ -30,7 +31,7 @@ def main(context):
 def _handle(context):
     req = context.req
     try:
-        settings = load_settings(dict(os.environ), req.headers, need_tokens=False)
+        settings = load_settings(os.environ, req.headers, need_tokens=False)
     except MissingSettings as exc:
         context.error(f"not configured: {exc}")
         return context.res.json({"error": "not_configured"}, statusCode=500)
@@ -42,7 +43,9 @@ def _handle(context):
         except (ValueError, AttributeError):
             channel = None
     try:
-        summary = run_due(None, load_bundled(), settings, utcnow(), channel=channel)
+        # Everything due, not only this row's channel: the rows of one delivery are committed
+        # together, so the first execution sends them all and the others find them claimed.
+        summary = run_due(None, load_bundled(), settings, utcnow())
     except (StoreUnavailable, StoreMisconfigured) as exc:
         return store_failure_answer(context, exc, "dispatch")
     if title:

@@ -5,7 +5,7 @@ Alertwrite generates is returned once, in the answer that created it.
 """
 from __future__ import annotations
 
-from ..channels import admin, dispatch
+from ..channels import admin, outbox
 from ..channels.filters import Filter, FilterError
 from ..channels.model import TYPES, Channel, ChannelError
 from ..channels.webhook import new_secret
@@ -44,7 +44,7 @@ def _fail(exc: Exception):
 @route("GET", "/channels", "viewer", summary="Channels with their health (URLs and secrets redacted)",
        response={"type": "object", "required": ["channels"], "properties": {"channels": {"type": "array", "items": CHANNEL}}})
 def list_channels(call: ApiCall):
-    dispatch.seed(call.rows, call.schema)
+    outbox.seed(call.rows, call.schema)
     return {"channels": [admin.health(call.rows, c) for c in admin.list_channels(call.rows)]}
 
 
@@ -122,7 +122,7 @@ def test_channel(call: ApiCall):
         _fail(exc)
     if not channel.enabled:
         raise ApiError(400, "channel_disabled", f"channel {channel.name} is disabled: enable it first")
-    (nid,) = dispatch.notify(call.rows, call.schema, admin.test_event(channel.name, call.now), call.now,
+    (nid,) = outbox.notify(call.rows, call.schema, admin.test_event(channel.name, call.now), call.now,
                              channels=[channel.name])
     return ApiResult({"notification": nid}, 202)
 

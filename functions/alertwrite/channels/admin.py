@@ -34,7 +34,7 @@ def get(rows, name: str) -> Channel:
 def add(rows, channel: Channel, schema=None) -> Channel:
     _check(channel)
     if schema is not None:
-        from .dispatch import seed
+        from .outbox import seed
         seed(rows, schema)
     if not rows.create(CHANNELS_TABLE, [channel.to_row()]):
         raise ChannelError(f"channel {channel.name!r} exists already (use channels update)")

@@ -1,173 +1,53 @@
-"""Who gets what, and sending it: the one entry point to announce something, and the dispatcher.
+"""Sending what is due: `run_due`, the one dispatcher.
 
-`plan_notifications` (pure) turns transitions into one `notifications` row per (channel,
-transitions) with a deterministic ID, so a re-delivery or a concurrent duplicate creates
-nothing new (RowStore.create skips an existing ID). `record` writes them inside the
-delivery's commit; `notify` is the same for every other capability.
-
-`run_due` sends what is due. It works in short store phases (read, claim, record) and holds
-no store transaction while a chat endpoint answers, so a slow endpoint never blocks intake.
-Claims: each attempt first creates `notification_attempts/<id>.<n>`; only the creator sends.
+A run works in short store phases and holds no store transaction while a chat endpoint
+answers, so a slow endpoint never blocks intake:
+  round   one transaction reads what is due and claims it: each attempt first creates
+          `notification_attempts/<id>.<n>`, and only the creator sends;
+  send    every claimed channel's sends run in parallel, each channel's one after another;
+  record  outcomes are written as they come in, all that finished together in one transaction.
 An attempt that never recorded its end (the dispatcher died between the send and its record)
 is reclaimed after a lease as attempt n+1: that is the one case that can send twice, and a
 `webhook` receiver sees the same `webhook-id` both times.
+
+One run per store per process takes the work: a run that starts while another is sending
+hands its channel to that one and returns at once (each notification's create event starts
+a run, so 100 channels would otherwise be 100 runs, each reading and claiming on its own).
+The running one does another round whenever work is handed to it or a channel it skipped
+comes free, and stops taking work after ROUND_SECONDS. A channel whose endpoint hangs holds
+its own lane only: the other channels' sends and rounds go on around it.
 
 On Appwrite the dispatcher function subscribes to notifications row *create* events only:
 it updates notification rows and creates attempt rows, neither of which re-triggers it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import time
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from ..lifecycle import Transition
-from ..timeutil import format_ms, parse_rfc3339, utcnow
 from ..stats import metrics
+from ..timeutil import format_ms, parse_rfc3339, utcnow
 from . import budget, delivery, render, ssrf, topic
-from .model import (ATTEMPTS_TABLE, CHANNELS_TABLE, NOTIFICATIONS_TABLE, Channel, ChannelError, Event, Item,
-                    declared_channels)
+from .model import ATTEMPTS_TABLE, CHANNELS_TABLE, NOTIFICATIONS_TABLE, Channel, Event
+from .outbox import channel_of
 from .ssrf import Answer, NetworkError, Refused
 
 log = logging.getLogger("alertwrite.channels")
 COALESCE_MAX = 50  # notifications folded into one chat message at most
-PER_RUN_SINGLE = 20  # webhook/pagerduty notifications sent per channel per run (one request each)
+PER_RUN_SINGLE = 20  # webhook/pagerduty notifications sent per channel per round (one request each)
 UNCOALESCED = ("webhook", "pagerduty")  # each keeps its own webhook-id / dedup_key
-WORKERS = 16  # sends wait on the network, not the CPU
-DUE_BATCH = 500
-# Items per notification row: keeps its payload (~0.6 KB an item) well inside the column.
-MAX_ITEMS = 500
+WORKERS = 32  # sends wait on the network, not the CPU; a hanging endpoint holds one
+DUE_BATCH = 100  # a find answers at most 100 rows (stores.rows.MAX_LIMIT); a full one means look again
+ROUND_SECONDS = 60.0  # then a run finishes what it sent and returns (alert-dispatcher's timeout is 120 s)
+MAX_NAMED = 100  # channels named in one query (Appwrite's limit on a query's values)
 
-
-# ---- planning ----------------------------------------------------------------------------
-
-def notification_id(channel: str, keys: Iterable[str]) -> str:
-    """32 hex characters, so `<id>.<attempt>` stays within Appwrite's 36-character IDs."""
-    joined = "\n".join(sorted(keys))
-    return hashlib.sha256(f"{channel}\n{joined}".encode()).hexdigest()[:32]
-
-
-def item_of(t: Transition) -> Item:
-    return Item(kind=t.kind, fingerprint=t.alert.fingerprint, labels=dict(t.alert.labels),
-                annotations=dict(t.alert.annotations), starts_at=format_ms(t.record.starts_at) or "",
-                ends_at=format_ms(t.record.ends_at) or "", resolved_at=format_ms(t.record.resolved_at) or "",
-                generator_url=t.alert.generator_url, key=t.key)
-
-
-def event_of(transitions: list[Transition], delivery=None) -> Event:
-    return Event("alerts", tuple(item_of(t) for t in transitions),
-                 external_url=getattr(delivery, "external_url", "") or "",
-                 group_key=getattr(delivery, "group_key", "") or "", receiver=getattr(delivery, "receiver", "") or "")
-
-
-def _row(channel: str, event: Event, now: datetime, shared: dict | None = None) -> dict:
-    keys = [i.key or f"{i.fingerprint}:{i.kind}" for i in event.items] or [event.title, event.text, event.kind]
-    # Channels that accept the same items carry the same title and payload: render them once.
-    # (Items hold dicts, so not hashable; within one plan they are the same objects.)
-    same = (event.kind, event.title, event.text, tuple(map(id, event.items)))
-    common = shared.get(same) if shared is not None else None
-    if common is None:
-        common = (render.fit(render.headline(event), 255), json.dumps(sorted(keys)), event.to_json())
-        if shared is not None:
-            shared[same] = common
-    title, transitions, payload = common
-    return {"$id": notification_id(channel, keys), "channel": channel, "status": delivery.PENDING,
-            "kind": event.kind, "title": title, "transitions": transitions, "payload": payload, "attempts": 0,
-            # due at once, even when a job runs "as if at" a later time (alertwrite run --at)
-            "nextAttemptAt": format_ms(min(now, utcnow()))}
-
-
-def plan_notifications(event: Event, channels: list[Channel], now: datetime,
-                       only: Iterable[str] | None = None) -> list[dict]:
-    """One row per channel that accepts something; pagerduty gets one row per item.
-    `only` names channels to address directly (a test, an escalation step): no filter."""
-    chosen = set(only) if only is not None else None
-    rows, shared = [], {}
-    for channel in channels:
-        if not channel.enabled or (chosen is not None and channel.name not in chosen):
-            continue
-        if chosen is not None or not event.items:
-            items = event.items
-        else:
-            items = tuple(i for i in event.items if channel.filter.accepts(i.kind, i.labels))
-            if not items:
-                continue
-        part = Event(event.kind, items, event.title, event.text, event.external_url, event.group_key,
-                     event.receiver)
-        size = 1 if channel.type == "pagerduty" else MAX_ITEMS
-        for start in range(0, max(len(items), 1), size):
-            rows.append(_row(channel.name, replace(part, items=items[start:start + size]), now, shared))
-    return rows
-
-
-def seed(rows, schema, found: list[dict] | None = None) -> list[dict]:
-    """A channels table that was never filled gets the declared channels first, so a fresh
-    SQLite file, or an Appwrite project before `apply`, routes as schemas/ says. Every
-    channel operation calls it, so adding a channel first does not hide the declared ones."""
-    found = list(rows.find_all(CHANNELS_TABLE)) if found is None else found
-    if not found:
-        declared = declared_channels(schema.section("channels"))
-        if declared:
-            rows.create(CHANNELS_TABLE, [c.to_row() for c in declared])
-            found = list(rows.find_all(CHANNELS_TABLE))
-    return found
-
-
-def load_channels(rows, schema) -> list[Channel]:
-    """Every channel row, parsed; a row that does not parse is logged and skipped."""
-    found = seed(rows, schema)
-    # The rows are read every time (a runtime edit counts on the next delivery), but parsing
-    # them cost more than the rest of a single-alert delivery: parse each content once.
-    key = repr(found)
-    parsed = _parsed.get(key)
-    if parsed is not None:
-        return list(parsed)
-    out, ok = [], True
-    for row in found:
-        try:
-            out.append(Channel.from_row(row))
-        except ChannelError as exc:
-            ok = False  # not kept: the error is logged on every delivery until the row is fixed
-            log.error("skipping channel row %s: %s", row.get("$id"), exc)
-    if ok:
-        if len(_parsed) >= 16:
-            _parsed.clear()
-        _parsed[key] = tuple(out)
-    return out
-
-
-_parsed: dict[str, tuple[Channel, ...]] = {}  # repr of the channel rows -> the parsed channels
-
-
-def record(rows, schema, transitions: list[Transition], delivery_, now: datetime) -> list[str]:
-    """The processor's one call, inside the delivery's commit: the notification rows."""
-    if not transitions:
-        return []
-    event = event_of(transitions, delivery_)
-    planned = plan_notifications(event, load_channels(rows, schema), now)
-    return rows.create(NOTIFICATIONS_TABLE, planned) if planned else []
-
-
-def notify(rows, schema, what, now: datetime | None = None, channels: Iterable[str] | None = None,
-           delivery_=None) -> list[str]:
-    """THE entry point to announce something: transitions (list[Transition]) or an Event.
-    Channels are chosen by their filters, or named in `channels`. Returns the IDs created;
-    the dispatcher sends them."""
-    now = now or utcnow()
-    event = what if isinstance(what, Event) else event_of(list(what), delivery_)
-    planned = plan_notifications(event, load_channels(rows, schema), now, only=channels)
-    return rows.create(NOTIFICATIONS_TABLE, planned) if planned else []
-
-
-# ---- sending -------------------------------------------------------------------------------
 
 @dataclass
 class Context:
@@ -180,6 +60,7 @@ class Context:
     open_messenger: Callable  # () -> context manager yielding a Messenger
     sleep: Callable[[float], None] = time.sleep
     offset: timedelta = timedelta(0)  # run_due(now=...) runs as if at that time (alertwrite run --at)
+    round_seconds: float = ROUND_SECONDS
 
     def clock(self) -> datetime:
         return utcnow() + self.offset
@@ -215,68 +96,152 @@ def _context(rows, schema, settings, env: dict | None = None, **overrides) -> Co
     return ctx
 
 
+# ---- one run per store per process ----------------------------------------------------------
+
+class _Run:
+    """The run that takes this store's work in this process; others hand theirs to it."""
+
+    def __init__(self):
+        self.woken: Future = Future()
+        self.wanted: set[str] | None = set()  # channels handed over since the last round; None: all
+        self.closing = False
+
+    def hand(self, channels: Iterable[str] | None) -> None:  # under _lock
+        if channels is None:
+            self.wanted = None
+        elif self.wanted is not None:
+            self.wanted.update(channels)
+        if not self.woken.done():
+            self.woken.set_result(True)
+
+    def take(self) -> set[str] | None:  # under _lock: what the next round looks at
+        wanted, self.wanted, self.woken = self.wanted, set(), Future()
+        return wanted
+
+
+_lock = threading.Lock()
+_runs: dict[tuple, _Run] = {}
+# (store, channel) with a send under way in this process, and those a round skipped for it.
+_in_flight: set[tuple] = set()
+_skipped: set[tuple] = set()
+
+
+def _store_key(settings) -> tuple:
+    return (settings.backend, settings.sqlite_path or f"{settings.endpoint}#{settings.project_id}")
+
+
+def _new_summary() -> dict:
+    # deferred: over a rate budget; busy: another send to that channel is under way
+    return {"due": 0, "sent": 0, "retrying": 0, "dead": 0, "coalesced": 0, "deferred": 0, "busy": 0, "rounds": 0}
+
+
 def run_due(rows, schema, settings, now: datetime | None = None, *, channel: str | None = None,
             ids: Iterable[str] | None = None, env: dict | None = None, **overrides) -> dict:
     """Send every due notification (or only `channel`'s, or only `ids`). Pass rows=None to let
-    each phase open its own short store (what the dispatcher function and serve do).
-
-    Three phases: one store transaction reads what is due and claims it; the sends run in
-    parallel with no store held; each channel's outcome is recorded as soon as it is known."""
+    each phase open its own short store (what the dispatcher function and serve do); then a
+    run that finds another one sending hands its work over and returns `{"handedOver": 1}`."""
+    key = _store_key(settings)
+    summary = _new_summary()
+    scope = None if channel is None else {channel}
+    ids = list(ids) if ids is not None else None
+    offset = (now - utcnow()) if now else timedelta(0)
+    run = None
+    if rows is None and ids is None and abs(offset) < timedelta(seconds=1):
+        with _lock:
+            active = _runs.get(key)
+            if active is not None and not active.closing:
+                active.hand(scope)
+                return {**summary, "handedOver": 1}
+            run = _runs[key] = _Run()
     ctx = _context(rows, schema, settings, env, **overrides)
-    now = now or utcnow()
-    ctx.offset = now - utcnow()
-    # deferred: over a rate budget; busy: another run of this process is sending to that channel
-    summary = {"due": 0, "sent": 0, "retrying": 0, "dead": 0, "coalesced": 0, "deferred": 0, "busy": 0}
-    with ctx.open_rows() as store:
-        if ids is not None:
-            due = [r for r in (store.get(NOTIFICATIONS_TABLE, i) for i in ids)
-                   if r and r.get("status") in delivery.OPEN]
-        else:
-            where = [("status", "in", list(delivery.OPEN)), ("nextAttemptAt", "<=", format_ms(now))]
-            if channel:
-                where.append(("channel", "=", channel))
-            due = store.find(NOTIFICATIONS_TABLE, where, order=[("nextAttemptAt", "asc")], limit=DUE_BATCH)
-        summary["due"] = len(due)
-        if not due:
-            return summary
-        channels = {c.name: c for c in load_channels(store, schema)}
-        groups: dict[str, list[dict]] = {}
-        for row in due:
-            groups.setdefault(row["channel"], []).append(row)
-        jobs = []
-        for name, items in groups.items():
-            job = _prepare(ctx, store, channels.get(name), name, items, summary)
-            if job:
-                jobs.append(job)
-        jobs = _claim_all(ctx, store, jobs)
-    pending = {job.channel.name for job in jobs}
+    ctx.offset = offset
     try:
-        if len(jobs) == 1:
-            _finish(ctx, jobs[0], _send_job(ctx, jobs[0]), summary)
-            pending.clear()
-        elif jobs:
-            with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
-                futures = {pool.submit(_send_job, ctx, job): job for job in jobs}
-                for future in as_completed(futures):
-                    job = futures[future]
-                    try:
-                        _finish(ctx, job, future.result(), summary)
-                    finally:
-                        with _in_flight_lock:
-                            _in_flight.discard(job.channel.name)
-                        pending.discard(job.channel.name)
+        _drive(ctx, key, run, scope, ids, summary)
     finally:
-        with _in_flight_lock:
-            _in_flight.difference_update(pending)
-            if len(jobs) == 1:
-                _in_flight.discard(jobs[0].channel.name)
+        if run is not None:
+            with _lock:
+                run.closing = True
+                if _runs.get(key) is run:
+                    del _runs[key]
     return summary
 
 
-# Channels with a send under way in this process: a second run (serve starts one per
-# delivery) leaves them to the first, so one hanging endpoint ties up one run, not all.
-_in_flight: set[str] = set()
-_in_flight_lock = threading.Lock()
+def _drive(ctx: Context, key: tuple, run: _Run | None, scope: set[str] | None, ids: list[str] | None,
+           summary: dict) -> None:
+    deadline = time.monotonic() + ctx.round_seconds
+    outstanding: dict[Future, Job] = {}
+    look: tuple | None = (scope, ids)  # the next round's (channels, ids), or None: no round
+    pool = _senders()
+    try:
+        while True:
+            if look is not None:
+                for job in _round(ctx, key, *look, summary):
+                    outstanding[pool.submit(_send_job, ctx, job)] = job
+                look = None
+            if not outstanding:
+                if run is None:
+                    return
+                with _lock:
+                    if not run.woken.done() or time.monotonic() > deadline:
+                        run.closing = True  # from here on, a new run starts for new work
+                        return
+                    look = (run.take(), None)
+                continue
+            waiting = set(outstanding) | ({run.woken} if run and not run.closing else set())
+            done, _ = wait(waiting, return_when=FIRST_COMPLETED)
+            finished = [(outstanding[f], f.result()) for f in done if f in outstanding]
+            again: set[str] = set()
+            if finished:
+                try:
+                    _record(ctx, finished, summary)
+                finally:
+                    for f in done:
+                        outstanding.pop(f, None)
+                    again = _release(key, [job.channel.name for job, _ in finished], run)
+                again |= {job.channel.name for job, _ in finished if job.more}
+            if run is not None:
+                with _lock:
+                    if time.monotonic() > deadline:
+                        run.closing = True
+                    elif run.woken.done():
+                        wanted = run.take()
+                        look = (None if wanted is None else wanted | again, None)
+            if look is None and again and (run is None or not run.closing):
+                look = (again if scope is None else again & scope, ids)
+    finally:
+        if outstanding:  # an error above: the sends under way finish, and are recorded if the store lets us
+            rest = [(job, f.result()) for f, job in outstanding.items()]
+            try:
+                _record(ctx, rest, summary)
+            except Exception as exc:  # noqa: BLE001 - the error above is the one to raise
+                log.error("could not record %d sends: %s", len(rest), exc)
+            _release(key, [job.channel.name for job, _ in rest], run)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The process's sending threads, kept between runs so their connections are too (ssrf.py)."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="alertwrite-send")
+        return _pool
+
+
+def _release(key: tuple, names: list[str], run: _Run | None) -> set[str]:
+    """The channels are free again; those a round skipped meanwhile get another round
+    (returned, and handed to this store's running run if that is another one)."""
+    with _lock:
+        pairs = {(key, n) for n in names}
+        _in_flight.difference_update(pairs)
+        freed = {n for _, n in pairs & _skipped}
+        _skipped.difference_update(pairs)
+        active = _runs.get(key)
+        if freed and active is not None and active is not run and not active.closing:
+            active.hand(freed)
+    return freed
 
 
 @dataclass
@@ -284,6 +249,7 @@ class Job:
     channel: Channel
     batches: list[list[dict]]  # claimed rows; a batch goes out as one message
     wait: float
+    more: bool = False  # due rows were left for the next round (per-round caps)
 
 
 @dataclass
@@ -295,7 +261,53 @@ class Sent:
     elapsed_ms: int
 
 
-def _prepare(ctx: Context, store, channel: Channel | None, name: str, items: list[dict], summary: dict) -> Job | None:
+def _round(ctx: Context, key: tuple, channels: set[str] | None, ids: list[str] | None, summary: dict) -> list[Job]:
+    """Read what is due (of `channels`, or of `ids`) and claim it."""
+    if channels is not None and not channels:
+        return []
+    if channels is not None and len(channels) > MAX_NAMED:
+        channels = None
+    now = ctx.clock()
+    with ctx.open_rows() as store:
+        if ids is not None:
+            due = [r for r in (store.get(NOTIFICATIONS_TABLE, i) for i in ids)
+                   if r and r.get("status") in delivery.OPEN]
+        else:
+            where = [("status", "in", list(delivery.OPEN)), ("nextAttemptAt", "<=", format_ms(now))]
+            if channels is not None:
+                where.append(("channel", "in", sorted(channels)))
+            due = store.find(NOTIFICATIONS_TABLE, where, order=[("nextAttemptAt", "asc")], limit=DUE_BATCH)
+        summary["due"] += len(due)
+        summary["rounds"] += 1
+        if not due:
+            return []
+        groups: dict[str, list[dict]] = {}
+        for row in due:
+            groups.setdefault(row["channel"], []).append(row)
+        known = _channels(store, list(groups))
+        jobs: list[Job] = []
+        try:
+            for name, items in groups.items():
+                if job := _prepare(ctx, key, store, known.get(name), name, items, summary):
+                    job.more = job.more or len(due) == DUE_BATCH
+                    jobs.append(job)
+            return _claim_all(ctx, key, store, jobs)
+        except BaseException:
+            _release(key, [job.channel.name for job in jobs], None)
+            raise
+
+
+def _channels(store, names: list[str]) -> dict[str, Channel]:
+    """The named channels' rows, read now: an edit counts on the next round."""
+    rows = []
+    for start in range(0, len(names), MAX_NAMED):
+        part = names[start:start + MAX_NAMED]
+        rows += store.find(CHANNELS_TABLE, [("$id", "in", part)], limit=len(part))
+    return {c.name: c for c in map(channel_of, rows) if c is not None}
+
+
+def _prepare(ctx: Context, key: tuple, store, channel: Channel | None, name: str, items: list[dict],
+             summary: dict) -> Job | None:
     if channel is None or not channel.enabled:
         reason = f"channel {name} was removed" if channel is None else f"channel {name} is disabled"
         for row in items:
@@ -303,62 +315,54 @@ def _prepare(ctx: Context, store, channel: Channel | None, name: str, items: lis
                                                            "nextAttemptAt": None})
         summary["dead"] += len(items)
         return None
-    wait = _budget_wait(channel, ctx.clock())
-    with _in_flight_lock:
-        busy = name in _in_flight
-        if not busy and wait <= budget.MAX_WAIT_SECONDS:
-            _in_flight.add(name)
-    if busy or wait > budget.MAX_WAIT_SECONDS:
+    wait_s = _budget_wait(channel, ctx.clock())
+    with _lock:
+        busy = (key, name) in _in_flight
+        if busy:
+            _skipped.add((key, name))
+        elif wait_s <= budget.MAX_WAIT_SECONDS:
+            _in_flight.add((key, name))
+    if busy or wait_s > budget.MAX_WAIT_SECONDS:
         summary["busy" if busy else "deferred"] += len(items)
         return None
-    batches = [[row] for row in items[:PER_RUN_SINGLE]] if channel.type in UNCOALESCED else [items[:COALESCE_MAX]]
-    return Job(channel, batches, wait)
+    cap = PER_RUN_SINGLE if channel.type in UNCOALESCED else COALESCE_MAX
+    batches = [[row] for row in items[:cap]] if channel.type in UNCOALESCED else [items[:cap]]
+    return Job(channel, batches, wait_s, more=len(items) > cap)
 
 
-def _claim_all(ctx: Context, store, jobs: list[Job]) -> list[Job]:
-    """One bulk create claims every attempt of the run; the few it did not get are looked at
-    one by one (held by another run, or lost in a crash)."""
+def _claim_all(ctx: Context, key: tuple, store, jobs: list[Job]) -> list[Job]:
+    """One bulk create claims every attempt of the round; the few it did not get are looked
+    at one by one (held by another run, or lost in a crash)."""
     started = ctx.clock()
-    wanted = [dict(row, attempts=int(row.get("attempts") or 0) + 1) for job in jobs for b in job.batches for row in b]
+
+    def attempt_id(row: dict) -> str:
+        return f"{row['$id']}.{int(row.get('attempts') or 0) + 1}"
+
+    wanted = [row for job in jobs for b in job.batches for row in b]
     created = set(store.create(ATTEMPTS_TABLE, [
-        {"$id": f"{r['$id']}.{r['attempts']}", "notification": r["$id"], "channel": r["channel"],
-         "attempt": r["attempts"], "startedAt": format_ms(started)} for r in wanted])) if wanted else set()
+        {"$id": attempt_id(r), "notification": r["$id"], "channel": r["channel"],
+         "attempt": int(r.get("attempts") or 0) + 1, "startedAt": format_ms(started)} for r in wanted])) \
+        if wanted else set()
     kept = []
     for job in jobs:
         batches = []
         for batch in job.batches:
-            mine = [dict(r, attempts=int(r.get("attempts") or 0) + 1) for r in batch
-                    if f"{r['$id']}.{int(r.get('attempts') or 0) + 1}" in created]
-            others = [r for r in batch if f"{r['$id']}.{int(r.get('attempts') or 0) + 1}" not in created]
+            mine = [dict(r, attempts=int(r.get("attempts") or 0) + 1) for r in batch if attempt_id(r) in created]
+            others = [r for r in batch if attempt_id(r) not in created]
             mine += _claim(ctx, store, others, started) if others else []
             if mine:
                 batches.append(mine)
         if batches:
-            kept.append(Job(job.channel, batches, job.wait))
+            kept.append(Job(job.channel, batches, job.wait, job.more))
         else:
-            with _in_flight_lock:
-                _in_flight.discard(job.channel.name)
+            with _lock:
+                _in_flight.discard((key, job.channel.name))
+    # Claimed rows are not due again until the lease ends (their record sets the real next
+    # attempt): the next round, here or in another execution, reads past them.
+    claimed = [row["$id"] for job in kept for b in job.batches for row in b]
+    if claimed:
+        store.update_many(NOTIFICATIONS_TABLE, claimed, {"nextAttemptAt": format_ms(started + ctx.lease)})
     return kept
-
-
-def _send_job(ctx: Context, job: Job) -> list[Sent]:
-    out = []
-    channel = job.channel
-    for n, batch in enumerate(job.batches):
-        wait = job.wait if n == 0 else budget.MIN_INTERVAL.get(channel.type, 0.0)
-        if wait > 0:
-            ctx.sleep(wait)
-        sent = _send(ctx, channel, batch)
-        out.append(sent)
-        if sent.outcome.verdict in ("gone", "retry") and sent.outcome.status in (410, 429):
-            break  # the rest waits for the next run: disabled, or the budget is spent
-    return out
-
-
-def _budget_wait(channel: Channel, now: datetime) -> float:
-    if not channel.next_send_at:
-        return 0.0
-    return max(0.0, (parse_rfc3339(channel.next_send_at) - now).total_seconds())
 
 
 def _claim(ctx: Context, store, rows: list[dict], started: datetime) -> list[dict]:
@@ -382,6 +386,28 @@ def _claim(ctx: Context, store, rows: list[dict], started: datetime) -> list[dic
                                                       "error": "the dispatcher stopped before recording"})
             n += 1
     return claimed
+
+
+def _budget_wait(channel: Channel, now: datetime) -> float:
+    if not channel.next_send_at:
+        return 0.0
+    return max(0.0, (parse_rfc3339(channel.next_send_at) - now).total_seconds())
+
+
+# ---- sending and recording -------------------------------------------------------------------
+
+def _send_job(ctx: Context, job: Job) -> list[Sent]:
+    out = []
+    channel = job.channel
+    for n, batch in enumerate(job.batches):
+        wait_s = job.wait if n == 0 else budget.MIN_INTERVAL.get(channel.type, 0.0)
+        if wait_s > 0:
+            ctx.sleep(wait_s)
+        sent = _send(ctx, channel, batch)
+        out.append(sent)
+        if sent.outcome.verdict in ("gone", "retry") and sent.outcome.status in (410, 429):
+            break  # the rest waits for the next round: disabled, or the budget is spent
+    return out
 
 
 def _scrub(text: str, channel: Channel) -> str:
@@ -421,45 +447,59 @@ def _send(ctx: Context, channel: Channel, batch: list[dict]) -> Sent:
     return Sent(batch, outcome, answer, ctx.clock(), int((time.monotonic() - clock) * 1000))
 
 
-def _finish(ctx: Context, job: Job, results: list[Sent], summary: dict) -> None:
-    """Record one channel's outcomes: each notification, each attempt, the channel's health."""
-    channel = job.channel
-    changes_for_channel: dict = {}
+def _record(ctx: Context, finished: list[tuple[Job, list[Sent]]], summary: dict) -> None:
+    """Every finished channel's outcomes in one transaction: each notification, each attempt,
+    the channel's health."""
+    notes: dict[str, dict] = {}
+    attempts: dict[str, dict] = {}
+    health: dict[str, dict] = {}
+    for job, results in finished:
+        health[job.channel.name] = _outcomes(ctx, job.channel, results, summary, notes, attempts)
     with ctx.open_rows() as store:
-        for sent in results:
-            outcome = sent.outcome
-            for row in sent.batch:
-                created = parse_rfc3339(row.get("retriedAt") or row.get("$createdAt") or format_ms(sent.finished))
-                changes = delivery.next_state(outcome, row["attempts"] - int(row.get("attemptsBase") or 0), created,
-                                              sent.finished, ctx.policy)
-                changes["attempts"] = row["attempts"]
-                changes = {k: format_ms(v) if isinstance(v, datetime) else v for k, v in changes.items()}
-                if row is not sent.batch[0] and outcome.verdict == "ok":
-                    changes["coalescedInto"] = sent.batch[0]["$id"]
-                store.update(NOTIFICATIONS_TABLE, row["$id"], changes)
-                store.update(ATTEMPTS_TABLE, f"{row['$id']}.{row['attempts']}", {
-                    "finishedAt": format_ms(sent.finished), "httpStatus": outcome.status, "outcome": outcome.verdict,
-                    "error": (outcome.error or None) and outcome.error[:1000], "durationMs": sent.elapsed_ms})
-                state = changes["status"]
-                word = "sent" if state == delivery.SENT else "dead" if state == delivery.DEAD else "retrying"
-                summary[word] += 1
-                metrics.observe_notification(channel.type if channel else "unknown", word,
-                                             (sent.finished - created).total_seconds() if word == "sent" else None)
-            if len(sent.batch) > 1 and outcome.verdict == "ok":
-                summary["coalesced"] += len(sent.batch) - 1
-            changes_for_channel["nextSendAt"] = format_ms(budget.next_send_at(channel.type, sent.finished, sent.answer,
-                                                                              outcome.retry_after))
-            if outcome.verdict == "ok":
-                changes_for_channel["lastSuccessAt"] = format_ms(sent.finished)
-            else:
-                changes_for_channel.update(lastErrorAt=format_ms(sent.finished), lastError=outcome.error[:1000])
-            if outcome.verdict == "gone":
-                changes_for_channel.update(enabled=False,
-                                           disabledReason=f"disabled after 410 Gone at {format_ms(sent.finished)}")
-            log.info("channel %s: %s %s (%d notification%s, %d ms)%s", channel.name, outcome.verdict,
-                     outcome.status or "-", len(sent.batch), "" if len(sent.batch) == 1 else "s", sent.elapsed_ms,
-                     f": {outcome.error[:200]}" if outcome.error else "")
-        store.update(CHANNELS_TABLE, channel.name, changes_for_channel)
+        store.update_each(NOTIFICATIONS_TABLE, notes)
+        store.update_each(ATTEMPTS_TABLE, attempts)
+        store.update_each(CHANNELS_TABLE, health)
+
+
+def _outcomes(ctx: Context, channel: Channel, results: list[Sent], summary: dict, notes: dict,
+              attempts: dict) -> dict:
+    """The rows' changes for one channel's sends (into notes and attempts); returns the
+    channel's own."""
+    changes_for_channel: dict = {}
+    for sent in results:
+        outcome = sent.outcome
+        for row in sent.batch:
+            created = parse_rfc3339(row.get("retriedAt") or row.get("$createdAt") or format_ms(sent.finished))
+            changes = delivery.next_state(outcome, row["attempts"] - int(row.get("attemptsBase") or 0), created,
+                                          sent.finished, ctx.policy)
+            changes["attempts"] = row["attempts"]
+            changes = {k: format_ms(v) if isinstance(v, datetime) else v for k, v in changes.items()}
+            if row is not sent.batch[0] and outcome.verdict == "ok":
+                changes["coalescedInto"] = sent.batch[0]["$id"]
+            notes[row["$id"]] = changes
+            attempts[f"{row['$id']}.{row['attempts']}"] = {
+                "finishedAt": format_ms(sent.finished), "httpStatus": outcome.status, "outcome": outcome.verdict,
+                "error": (outcome.error or None) and outcome.error[:1000], "durationMs": sent.elapsed_ms}
+            state = changes["status"]
+            word = "sent" if state == delivery.SENT else "dead" if state == delivery.DEAD else "retrying"
+            summary[word] += 1
+            metrics.observe_notification(channel.type, word,
+                                         (sent.finished - created).total_seconds() if word == "sent" else None)
+        if len(sent.batch) > 1 and outcome.verdict == "ok":
+            summary["coalesced"] += len(sent.batch) - 1
+        changes_for_channel["nextSendAt"] = format_ms(budget.next_send_at(channel.type, sent.finished, sent.answer,
+                                                                          outcome.retry_after))
+        if outcome.verdict == "ok":
+            changes_for_channel["lastSuccessAt"] = format_ms(sent.finished)
+        else:
+            changes_for_channel.update(lastErrorAt=format_ms(sent.finished), lastError=outcome.error[:1000])
+        if outcome.verdict == "gone":
+            changes_for_channel.update(enabled=False,
+                                       disabledReason=f"disabled after 410 Gone at {format_ms(sent.finished)}")
+        log.info("channel %s: %s %s (%d notification%s, %d ms)%s", channel.name, outcome.verdict,
+                 outcome.status or "-", len(sent.batch), "" if len(sent.batch) == 1 else "s", sent.elapsed_ms,
+                 f": {outcome.error[:200]}" if outcome.error else "")
+    return changes_for_channel
 
 
 def _send_topic(ctx: Context, channel: Channel, event: Event, notification_id: str) -> delivery.Outcome:

@@ -106,9 +106,15 @@ class Channel:
             enabled=row.get("enabled") is not False and row.get("enabled") != 0,
             templates=templates if isinstance(templates, dict) else {}, source=row.get("source") or "runtime",
             description=row.get("description") or "", disabled_reason=row.get("disabledReason") or "",
-            next_send_at=row.get("nextSendAt"), last_success_at=row.get("lastSuccessAt"),
-            last_error_at=row.get("lastErrorAt"), last_error=row.get("lastError") or "",
-        )
+        ).with_health(row)
+
+    def with_health(self, row: dict) -> "Channel":
+        """This channel with the health columns of `row`, which the dispatcher writes."""
+        health = {"next_send_at": row.get("nextSendAt"), "last_success_at": row.get("lastSuccessAt"),
+                  "last_error_at": row.get("lastErrorAt"), "last_error": row.get("lastError") or ""}
+        if all(getattr(self, k) == v for k, v in health.items()):
+            return self
+        return replace(self, **health)
 
     @classmethod
     def from_spec(cls, name: str, spec: dict) -> "Channel":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..channels.dispatch import notify
+from ..channels.outbox import notify
 from ..channels.model import Event, Item
 from ..timeutil import format_ms
 from .actor import Actor

@@ -59,7 +59,7 @@ def deliver(rows, items: list[tuple[dict, object]]) -> dict[str, int]:
 def _to_channel(rows, name: str, message: OutboundMessage, items) -> list[str]:
     """A `channel:NAME` target goes through channels.notify (contracts §5): a notifications row
     per claim key, which the alert-dispatcher sends with the channel's retries and limits."""
-    from ..channels.dispatch import notify
+    from ..channels.outbox import notify
     from ..channels.model import Event, Item
 
     mine = [(r, a) for r, a in items if r["target"] == f"channel:{name}"]

@@ -18,12 +18,12 @@ from ..errors import Fault, classify, to_store_error
 from ..records import fit_row
 from ..schema import Schema
 from .appwrite import MAX_BATCH_ROWS, equal_chunks
-from .rows import Paging, RowQueryError, Where, check_query, clamp_limit
+from .rows import RowsBase, RowQueryError, Where, check_query, clamp_limit
 
 _SYSTEM_KEYS = ("$sequence", "$tableId", "$databaseId", "$permissions")
 
 
-class AppwriteRows(Paging):
+class AppwriteRows(RowsBase):
     def __init__(self, client: Client, schema: Schema):
         self.client = client
         self.tables = TablesDB(client)

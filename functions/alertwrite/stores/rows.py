@@ -52,6 +52,8 @@ class RowStore(Protocol):
     def update_many(self, table: str, ids: Sequence[str], changes: dict,
                     where: Sequence[Where] = ()) -> list[dict]: ...
 
+    def update_each(self, table: str, changes: dict[str, dict]) -> None: ...
+
     def delete(self, table: str, row_id: str) -> bool: ...
 
     def count(self, table: str, where: Sequence[Where] = ()) -> int: ...
@@ -101,8 +103,14 @@ def open_rows(settings: Settings, schema: Schema) -> Iterator[RowStore]:
     yield AppwriteRows(client, schema)
 
 
-class Paging:
-    """`find_all` for a RowStore, built on its own `find`: one cursor loop for both backends."""
+class RowsBase:
+    """What both RowStores build on their own primitives: `find_all` (one cursor loop over
+    `find`) and `update_each` (a loop of `update`, which SQLite replaces with executemany)."""
+
+    def update_each(self, table: str, changes: dict[str, dict]) -> None:
+        """Different changes for different rows, row ID -> changes; missing rows are skipped."""
+        for row_id, change in changes.items():
+            self.update(table, row_id, change)
 
     def find_all(self, table: str, where: Sequence[Where] = (), order: Sequence[tuple[str, str]] = ()) -> Iterator[dict]:
         after = None

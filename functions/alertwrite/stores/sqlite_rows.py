@@ -14,13 +14,13 @@ from typing import Iterator, Sequence
 from ..records import fit_row
 from ..schema import Schema
 from ..timeutil import format_ms, utcnow
-from .rows import Paging, RowQueryError, Where, check_query, clamp_limit
+from .rows import RowsBase, RowQueryError, Where, check_query, clamp_limit
 from .sqlite import insert_new, q
 
 _COMPARE = {"=": "IS", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-class SqliteRows(Paging):
+class SqliteRows(RowsBase):
     def __init__(self, conn: sqlite3.Connection, schema: Schema):
         self.conn = conn
         self.schema = schema
@@ -92,6 +92,17 @@ class SqliteRows(Paging):
             out += [self._out(table, r) for r in rows]
         order = {row_id: i for i, row_id in enumerate(ids)}
         return sorted(out, key=lambda r: order[r["$id"]])
+
+    def update_each(self, table: str, changes: dict[str, dict]) -> None:
+        check_query(self.schema, table, ())
+        groups: dict[tuple, list] = {}
+        now = format_ms(utcnow())
+        for row_id, change in changes.items():
+            data = self._in(table, {k: v for k, v in change.items() if not k.startswith("$")}, partial=True)
+            groups.setdefault(tuple(data), []).append([*data.values(), now, row_id])
+        for columns, params in groups.items():
+            sets = [f"{q(c)} = ?" for c in columns] + ['"$updatedAt" = ?']
+            self.conn.executemany(f"UPDATE {q(table)} SET {', '.join(sets)} WHERE \"$id\" = ?", params)
 
     def delete(self, table: str, row_id: str) -> bool:
         check_query(self.schema, table, ())
