@@ -1,7 +1,6 @@
 """`alertwrite oncall ...` and `alertwrite heartbeats`: thin over alertwrite.scheduling.service."""
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 

@@ -18,7 +18,7 @@ from alertwrite.operations import silences
 from alertwrite.operations.links import links_for
 from alertwrite.settings import Settings
 from alertwrite.stores.rows import open_rows
-from alertwrite.timeutil import format_ms, utcnow
+from alertwrite.timeutil import utcnow
 from api_support import API_TOKENS, LINK_SECRET, PUBLIC_URL, Api, delivery, fp
 
 

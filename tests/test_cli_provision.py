@@ -1,6 +1,5 @@
 """Provisioning commands through Click's CliRunner, the real SDK and the Appwrite fake."""
 import io
-import re
 import shutil
 import subprocess
 import tarfile

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from provision.runtime import invoke
-from support import TOKEN, all_captures, body_of, run_dispatcher, webhook_request
+from support import all_captures, run_dispatcher, webhook_request
 
 VOLATILE = {"$createdAt", "$updatedAt", "$sequence", "lastSeenAt"}
 

@@ -1,5 +1,5 @@
 """The .ics export, read back by the independent `icalendar` parser."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import icalendar
 

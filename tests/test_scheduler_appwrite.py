@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from alertwrite.processor import process
 from alertwrite.scheduling import scheduler, service

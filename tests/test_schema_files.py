@@ -44,3 +44,11 @@ def test_a_section_in_the_wrong_file_says_where_it_goes(tmp_path):
     (folder / "operations.yaml").write_text("heartbeats: {}\n")
     with pytest.raises(SchemaFileError, match="it goes in escalation.yaml"):
         load_schema_dir(folder)
+
+
+def test_an_old_routing_file_says_its_rules_became_channels(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "routing.yaml").write_text(
+        "rules:\n  - name: pages\n    topic: critical-alerts\n    media: [push]\n    match: {severity: critical}\n")
+    with pytest.raises(SchemaFileError, match=r"routing.yaml: rules: routing rules became channels: .*topic channel"):
+        load_schema_dir(folder)

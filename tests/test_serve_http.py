@@ -139,7 +139,7 @@ def test_an_oversized_body_gets_413_and_the_rest_is_never_a_second_request(serve
 
 def test_two_authorization_headers_are_refused(served):
     srv, _ = served
-    answer = raw(srv, delivery_request(b"{}", f"Authorization: Bearer other\r\nContent-Length: 2\r\n\r\n") + b"{}")
+    answer = raw(srv, delivery_request(b"{}", "Authorization: Bearer other\r\nContent-Length: 2\r\n\r\n") + b"{}")
     assert answer.startswith(b"HTTP/1.1 400") and b"duplicate_authorization" in answer
 
 

@@ -1,4 +1,4 @@
-"""The typed schema: database, tables, topics, routing rules and functions.
+"""The typed schema: database, tables, topics and functions (and the capabilities' sections).
 
 `schemas/*.yaml` is the one source of truth. The CLI reads the YAML; function bundles carry
 the same document compiled to JSON (`schema.json`), parsed by the same `Schema.from_dict`.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,25 +134,6 @@ class Topic:
 
 
 @dataclass(frozen=True)
-class Rule:
-    name: str
-    topic: str
-    media: tuple[str, ...]
-    match: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    match_re: dict[str, str] = field(default_factory=dict)
-    send_resolved: bool = True
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        for key, allowed in self.match.items():
-            if labels.get(key, "") not in allowed:
-                return False
-        for key, pattern in self.match_re.items():
-            if not re.fullmatch(pattern, labels.get(key, "")):
-                return False
-        return True
-
-
-@dataclass(frozen=True)
 class FunctionSpec:
     id: str
     name: str
@@ -177,7 +157,6 @@ class Schema:
     database_name: str
     tables: tuple[Table, ...]
     topics: tuple[Topic, ...]
-    rules: tuple[Rule, ...]
     functions: tuple[FunctionSpec, ...] = ()
     # Declarative sections owned by a capability (channels, templates, policies, schedules,
     # heartbeats, people): kept as plain data here and parsed by that capability's module.
@@ -204,7 +183,6 @@ class Schema:
             "database": {"id": self.database_id, "name": self.database_name},
             "tables": {t.id: t.to_dict() for t in self.tables},
             "topics": {t.id: {"name": t.name, "subscribe": list(t.subscribe)} for t in self.topics},
-            "rules": [_rule_dict(r) for r in self.rules],
             "functions": {f.id: _function_dict(f) for f in self.functions},
             **{k: v for k, v in self.extensions.items() if v},
         }
@@ -218,17 +196,6 @@ def load_bundled() -> Schema:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: build the bundle with `alertwrite bundle`")
     return Schema.from_dict(json.loads(path.read_text("utf-8")))
-
-
-def _rule_dict(rule: Rule) -> dict:
-    out: dict = {"name": rule.name, "topic": rule.topic, "media": list(rule.media)}
-    if rule.match:
-        out["match"] = {k: list(v) for k, v in rule.match.items()}
-    if rule.match_re:
-        out["match_re"] = dict(rule.match_re)
-    if not rule.send_resolved:
-        out["send_resolved"] = False
-    return out
 
 
 def _function_dict(fn: FunctionSpec) -> dict:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 
-from .schema import Column, FunctionSpec, Index, Rule, Schema, SchemaError, Table, Topic
+from .schema import Column, FunctionSpec, Index, Schema, SchemaError, Table, Topic
 
 # utopia-php/database Validator/Key.php + UID.php: [A-Za-z0-9._-], 1..36, no leading special.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
 COLUMN_TYPES = ("string", "integer", "double", "boolean", "datetime")
 INDEX_TYPES = ("key", "unique", "fulltext")
-MEDIA = ("email", "sms", "push")
 FORMATS = ("email", "url", "ip", "enum")
 MAX_INDEX_LENGTH = 768  # Validator/Index.php: sum of lengths, fulltext exempt
 MAX_ROW_BYTES = 65535  # MariaDB row limit (Adapter/SQL.php)
@@ -41,15 +40,14 @@ class _Parser:
                   tuple(self._strings((spec or {}).get("subscribe", ["users"]), f"topics.{tid}.subscribe")))
             for tid, spec in self._mapping(doc.get("topics") or {}, "topics").items()
         )
-        rules = tuple(self.rule(i, spec) for i, spec in enumerate(doc.get("rules") or []))
-        topic_ids = {t.id for t in topics}
-        for i, rule in enumerate(rules):
-            if rule.topic not in topic_ids:
-                raise SchemaError(f"rules[{i}].topic", f"topic {rule.topic!r} is not declared under topics")
+        if doc.get("rules"):
+            raise SchemaError("rules", "routing rules became channels: declare each as a topic channel in "
+                                       "channels.yaml (type: topic, topic, media, and severities or match), "
+                                       "then delete routing.yaml")
         functions = tuple(self.function(fid, spec)
                           for fid, spec in self._mapping(doc.get("functions") or {}, "functions").items())
         extensions = {name: doc[name] for name in Schema.EXTENSION_SECTIONS if doc.get(name)}
-        return Schema(db_id, str(db.get("name") or db_id), tables, topics, rules, functions, extensions)
+        return Schema(db_id, str(db.get("name") or db_id), tables, topics, functions, extensions)
 
     def table(self, table_id: str, spec: object) -> Table:
         where = f"tables.{table_id}"
@@ -137,30 +135,6 @@ class _Parser:
         if orders and (len(orders) != len(cols) or set(orders) - {"asc", "desc"}):
             raise SchemaError(f"{where}.orders", "give asc or desc for each column")
         return Index(key, itype, cols, orders)
-
-    def rule(self, i: int, spec: object) -> Rule:
-        where = f"rules[{i}]"
-        spec = self._mapping(spec, where)
-        media = tuple(self._strings(spec.get("media"), f"{where}.media"))
-        bad = [m for m in media if m not in MEDIA]
-        if not media or bad:
-            raise SchemaError(f"{where}.media", f"choose from {', '.join(MEDIA)}")
-        match = {}
-        for key, value in self._mapping(spec.get("match") or {}, f"{where}.match").items():
-            values = value if isinstance(value, list) else [value]
-            match[key] = tuple(self._strings(values, f"{where}.match.{key}"))
-        match_re = {}
-        for key, pattern in self._mapping(spec.get("match_re") or {}, f"{where}.match_re").items():
-            try:
-                re.compile(str(pattern))
-            except re.error as err:
-                raise SchemaError(f"{where}.match_re.{key}", f"bad regular expression: {err}") from None
-            match_re[key] = str(pattern)
-        topic = spec.get("topic")
-        if not isinstance(topic, str):
-            raise SchemaError(f"{where}.topic", "name the topic this rule publishes to")
-        return Rule(str(spec.get("name") or f"rule-{i}"), topic, media, match, match_re,
-                    bool(spec.get("send_resolved", True)))
 
     def function(self, fid: str, spec: object) -> FunctionSpec:
         where = f"functions.{fid}"
