@@ -186,20 +186,26 @@ def test_over_budget_notifications_are_coalesced_into_one_message(env, fakes, sc
     assert datetime.fromisoformat(env.get(CHANNELS_TABLE, "busy")["nextSendAt"]) > utcnow()
 
 
-def test_two_dispatchers_at_once_send_each_notification_once(env, fakes):
-    chat_channels(env, fakes)
-    env.deliver()
-    barrier = threading.Barrier(3)
+def at_once(n, run):
+    """n threads start `run` together; their results."""
+    barrier = threading.Barrier(n)
     results = []
 
-    def run():
+    def one():
         barrier.wait()
-        results.append(env.run())
-    threads = [threading.Thread(target=run) for _ in range(3)]
+        results.append(run())
+    threads = [threading.Thread(target=one) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_two_dispatchers_at_once_send_each_notification_once(env, fakes):
+    chat_channels(env, fakes)
+    env.deliver()
+    results = at_once(3, env.run)
     assert len(fakes.got()) == 5 and sum(r["sent"] for r in results) == 7
 
 
@@ -208,17 +214,7 @@ def test_runs_in_separate_executions_claim_each_notification_once(env, fakes):
     the claims; each notification still goes out once."""
     chat_channels(env, fakes)
     ids = env.deliver()
-    barrier = threading.Barrier(3)
-    results = []
-
-    def run():
-        barrier.wait()
-        results.append(env.run(ids=ids))
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(3, lambda: env.run(ids=ids))
     assert len(fakes.got()) == 5 and sum(r["sent"] for r in results) == 7
     assert not any(r.get("handedOver") for r in results)
 

@@ -5,20 +5,15 @@ the JWT Appwrite passes. See alertwrite/api/ for the routes and alertwrite/opera
 operations they call.
 """
 import os
-import traceback
 
 from .alertwrite import api  # noqa: F401  (registers the routes)
 from .alertwrite.api.app import handle, handle_event
+from .alertwrite.entry import guarded, log_appwrite_warnings
 from .alertwrite.schema import load_bundled
-from .alertwrite.stores.transport import take_new_warnings
 
 
 def main(context):
-    try:
-        return _handle(context)
-    except Exception:  # an uncaught exception would become an HTML error page
-        context.error("internal error: " + traceback.format_exc(limit=8))
-        return context.res.json({"error": "internal_error"}, statusCode=500)
+    return guarded(context, _handle)
 
 
 def _handle(context):
@@ -31,8 +26,7 @@ def _handle(context):
             answer = handle(req.method, req.path, req.query_string, req.headers, req.body_binary,
                             dict(os.environ), load_bundled(), log=context.error)
     finally:
-        for warning in take_new_warnings():
-            context.log(f"Appwrite warning (shown once): {warning}")
+        log_appwrite_warnings(context)
     if answer.text is not None:
         headers = {"content-type": "text/plain; charset=utf-8", **answer.headers}
         return context.res.text(answer.text, answer.status, headers)

@@ -7,34 +7,22 @@ updates notification rows and creates attempt rows, and subscribes to neither, s
 re-triggers itself (appwrite/appwrite#3025).
 """
 import json
-import os
-import traceback
 
 from .alertwrite.channels.dispatch import run_due
+from .alertwrite.entry import guarded, settings
 from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.schema import load_bundled
 from .alertwrite.stats import metrics
-from .alertwrite.settings import MissingSettings, load_settings
 from .alertwrite.timeutil import utcnow
 
 
 def main(context):
-    try:
-        answer = _handle(context)
-        metrics.observe_scheduled_run("alert-dispatcher", answer.get("statusCode", 200) < 300)
-        return answer
-    except Exception:
-        context.error("internal error: " + traceback.format_exc(limit=8))
-        return context.res.json({"error": "internal_error"}, statusCode=500)
+    return guarded(context, _handle, lambda status, _: metrics.observe_scheduled_run("alert-dispatcher", status < 300))
 
 
 def _handle(context):
     req = context.req
-    try:
-        settings = load_settings(os.environ, req.headers, need_tokens=False)
-    except MissingSettings as exc:
-        context.error(f"not configured: {exc}")
-        return context.res.json({"error": "not_configured"}, statusCode=500)
+    config = settings(context)
     channel, title = None, ""
     if req.headers.get("x-appwrite-trigger") == "event":
         try:
@@ -45,7 +33,7 @@ def _handle(context):
     try:
         # Everything due, not only this row's channel: the rows of one delivery are committed
         # together, so the first execution sends them all and the others find them claimed.
-        summary = run_due(None, load_bundled(), settings, utcnow())
+        summary = run_due(None, load_bundled(), config, utcnow())
     except (StoreUnavailable, StoreMisconfigured) as exc:
         return store_failure_answer(context, exc, "dispatch")
     if title:

@@ -6,37 +6,26 @@ real people at the wrong time.
 """
 import json
 import os
-import traceback
 
+from .alertwrite.entry import guarded, settings
 from .alertwrite.errors import StoreMisconfigured, StoreUnavailable, store_failure_answer
 from .alertwrite.schema import load_bundled
 from .alertwrite.stats import metrics
 from .alertwrite.scheduling.scheduler import JobsFailed, run
-from .alertwrite.settings import MissingSettings, load_settings
 from .alertwrite.stores import open_rows
 from .alertwrite.timeutil import parse_rfc3339, utcnow
 
 
 def main(context):
-    try:
-        answer = _handle(context)
-        metrics.observe_scheduled_run("alert-scheduler", answer.get("statusCode", 200) < 300)
-        return answer
-    except Exception:
-        context.error("internal error: " + traceback.format_exc(limit=8))
-        return context.res.json({"error": "internal_error"}, statusCode=500)
+    return guarded(context, _handle, lambda status, _: metrics.observe_scheduled_run("alert-scheduler", status < 300))
 
 
 def _handle(context):
-    try:
-        settings = load_settings(dict(os.environ), context.req.headers, need_tokens=False)
-    except MissingSettings as exc:
-        context.error(f"not configured: {exc}")
-        return context.res.json({"error": "not_configured"}, statusCode=500)
+    config = settings(context)
     now = utcnow()
     at = os.environ.get("ALERTWRITE_SCHEDULER_AT", "")
     if at:
-        if settings.backend != "sqlite":
+        if config.backend != "sqlite":
             context.error("ALERTWRITE_SCHEDULER_AT works on the local SQLite store only")
             return context.res.json({"error": "time_travel_refused"}, statusCode=500)
         try:
@@ -46,8 +35,8 @@ def _handle(context):
             return context.res.json({"error": "bad_time"}, statusCode=500)
     try:
         schema = load_bundled()
-        with open_rows(settings, schema) as rows:
-            summary = run(rows, schema, settings, now)
+        with open_rows(config, schema) as rows:
+            summary = run(rows, schema, config, now)
     except JobsFailed as exc:
         context.error(f"scheduler jobs failed: {exc}")
         return context.res.json({"error": "jobs_failed", "summary": exc.summary},
