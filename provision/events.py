@@ -52,6 +52,7 @@ class ChangeFeed:
         self.tables = {t.id: t for t in functions.schema.tables}
         self.subscriptions = {fid: set(events) for fid, events in functions.events.items()
                               if events and fid in functions.modules} if fire_events else {}
+        self._matcher = Matcher(self.subscriptions, self.database)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
@@ -134,11 +135,9 @@ class ChangeFeed:
                 loop.call_soon_threadsafe(_offer, queue, item)
         if not self.subscriptions:
             return
-        names = event_names(self.database, table, row_id, action)
-        for fid, wanted in self.subscriptions.items():
-            if wanted & names:
-                event = f"databases.{self.database}.tables.{table}.rows.{row_id}.{action}"
-                self._pool.submit(self._execute, fid, event, table, row_id)
+        for fid in self._matcher.functions_for(table, row_id, action):
+            event = f"databases.{self.database}.tables.{table}.rows.{row_id}.{action}"
+            self._pool.submit(self._execute, fid, event, table, row_id)
 
     def _execute(self, fid: str, event: str, table: str, row_id: str) -> None:
         body = json.dumps(self.row(table, row_id)).encode()
@@ -197,6 +196,33 @@ class ChangeFeed:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except Exception:
             pass
+
+
+class Matcher:
+    """Which functions a row change triggers. A storm writes tens of thousands of rows nobody
+    subscribes to: unless a pattern names one row, the answer depends on (table, action)
+    alone, so it is worked out once per pair."""
+
+    def __init__(self, subscriptions: dict[str, set[str]], database: str):
+        self.subscriptions, self.database = subscriptions, database
+        self.per_row = any(_names_a_row(p) for events in subscriptions.values() for p in events)
+        self._matched: dict[tuple[str, str], list[str]] = {}
+
+    def functions_for(self, table: str, row_id: str, action: str) -> list[str]:
+        if self.per_row:
+            return self._match(event_names(self.database, table, row_id, action))
+        key = (table, action)
+        if key not in self._matched:
+            self._matched[key] = self._match(event_names(self.database, table, "*", action))
+        return self._matched[key]
+
+    def _match(self, names: set[str]) -> list[str]:
+        return [fid for fid, wanted in self.subscriptions.items() if wanted & names]
+
+
+def _names_a_row(pattern: str) -> bool:
+    parts = pattern.split(".")
+    return len(parts) > 5 and parts[4] == "rows" and parts[5] != "*"
 
 
 def _wake_address(path: str) -> str | None:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from provision.events import event_names
+from provision.events import Matcher, event_names
 from provision.local import Backend, Functions, LocalServer
 from provision.project import Project
 from provision.scheduler import cron_matches
@@ -155,6 +155,23 @@ def test_stream_publishes_each_committed_row_change(host):
     alerts = [g for g in got if g["table"] == "alerts"]
     assert alerts == [{"table": "alerts", "id": alerts[0]["id"], "action": "create"}] and alerts[0]["id"]
     assert {g["table"] for g in got} <= {"alerts", "alert_episodes", "alert_transitions", "notifications", "channels"}
+
+
+@pytest.mark.parametrize("patterns", [
+    {"a": {"databases.*.tables.notifications.rows.*.create"}, "b": {"databases.monitoring.tables.alerts"},
+     "c": {"databases.*.tables.*.rows.*.update"}},
+    {"a": {"databases.*.tables.notifications.rows.*.create"}, "d": {"databases.monitoring.tables.alerts.rows.a1"}},
+])
+def test_event_matching_once_per_table_and_action_equals_matching_every_name(patterns):
+    matcher = Matcher(patterns, "monitoring")
+    for _ in range(2):  # the second pass answers from what the first worked out
+        for table in ("notifications", "alerts", "channels"):
+            for row_id in ("a1", "n1"):
+                for action in ("create", "update", "delete"):
+                    names = event_names("monitoring", table, row_id, action)
+                    assert matcher.functions_for(table, row_id, action) == [
+                        fid for fid, wanted in patterns.items() if wanted & names], (table, row_id, action)
+    assert matcher.per_row == ("d" in patterns)
 
 
 def test_appwrite_event_names_and_cron_rules():
