@@ -309,3 +309,14 @@ def test_notify_is_the_entry_point_for_other_capabilities(env, fakes, schema):
     env.run()
     assert len(fakes.got("discord", "a")) == 1 and fakes.got("discord", "b") == []
     assert "[TEST]" in fakes.got("discord", "a")[0].json["content"]
+
+
+def test_a_bad_timeout_setting_is_logged_and_the_default_used(env, fakes, schema, tmp_path, caplog):
+    settings = load_settings({"ALERTWRITE_BACKEND": "sqlite", "ALERTWRITE_SQLITE_PATH": str(tmp_path / "a.db")}, {},
+                             need_tokens=False)
+    env.add(Channel("hook", "webhook", url=fakes.url("webhook", "h")))
+    env.deliver()
+    with caplog.at_level(logging.ERROR, logger="alertwrite.channels"):
+        summary = dispatch.run_due(None, schema, settings, env={**ENV, "ALERTWRITE_CHANNELS_TIMEOUT": "soon"})
+    assert summary["sent"] >= 1 and len(fakes.got("webhook", "h")) == 1
+    assert "ALERTWRITE_CHANNELS_TIMEOUT='soon' is not a number" in caplog.text

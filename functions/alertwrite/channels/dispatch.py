@@ -88,12 +88,23 @@ def _context(rows, schema, settings, env: dict | None = None, **overrides) -> Co
         with open_backend(settings, schema) as (_, messenger):
             yield messenger
 
-    timeout = float(env.get("ALERTWRITE_CHANNELS_TIMEOUT") or 10)
+    timeout = _seconds(env.get("ALERTWRITE_CHANNELS_TIMEOUT"), 10.0)
     ctx = Context(schema, settings, delivery.Policy.from_env(env), env.get("ALERTWRITE_CHANNELS_ALLOW_PRIVATE") == "1",
                   timeout, open_rows, open_messenger)
     for key, value in overrides.items():
         setattr(ctx, key, value)
     return ctx
+
+
+def _seconds(text: str | None, default: float) -> float:
+    """A bad setting is logged and the default used, as delivery.Policy does: a typo must not
+    stop every notification."""
+    try:
+        value = float(text or default)
+    except ValueError:
+        log.error("ALERTWRITE_CHANNELS_TIMEOUT=%r is not a number of seconds; using %g", text, default)
+        return default
+    return value if value > 0 else default
 
 
 # ---- one run per store per process ----------------------------------------------------------
@@ -153,9 +164,9 @@ def run_due(rows, schema, settings, now: datetime | None = None, *, channel: str
                 active.hand(scope)
                 return {**summary, "handedOver": 1}
             run = _runs[key] = _Run()
-    ctx = _context(rows, schema, settings, env, **overrides)
-    ctx.offset = offset
     try:
+        ctx = _context(rows, schema, settings, env, **overrides)
+        ctx.offset = offset
         _drive(ctx, key, run, scope, ids, summary)
     finally:
         if run is not None:
