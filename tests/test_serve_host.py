@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import socket
+import sqlite3
 import threading
 from datetime import datetime, timezone
 
@@ -205,3 +206,34 @@ def test_a_request_whose_client_left_while_it_queued_is_not_run(host):
     finally:
         one.stop()
 
+
+
+def test_the_change_feed_prunes_through_the_writer_turn_of_every_process(host, tmp_path):
+    """Pruning `_changes` is a write like any other: it waits for the writer lock another
+    process holds (serve's other worker) instead of racing it on SQLite's own lock."""
+    import subprocess
+    import sys
+
+    feed = host.feed
+    httpx.post(host.url, content=body_of("0001"), headers={"Authorization": f"Bearer {TOKEN}",
+                                                          "Content-Type": "application/json"})
+    feed.stop()  # its own loop would move `last` under us
+    feed.poll()
+    feed.last += 20_000  # as if far more had been read since: everything so far is prunable
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.readline()",
+         str(feed.path) + ".writer-lock"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        pruning = threading.Thread(target=feed._prune)
+        pruning.start()
+        pruning.join(0.5)
+        assert pruning.is_alive()  # waiting for the other process's turn
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        pruning.join(10)
+        assert not pruning.is_alive()
+    finally:
+        holder.kill()
+    assert sqlite3.connect(feed.path).execute("SELECT COUNT(*) FROM _changes").fetchone()[0] == 0
