@@ -159,3 +159,36 @@ def test_a_kept_connection_the_server_closed_is_replaced_not_failed():
         server.server_close()
     assert answers == [200, 200, 200]
     assert len(set(peers)) == 3  # each on a new connection
+
+
+def test_an_idle_kept_connection_is_not_reused_after_the_keep_alive_time(monkeypatch):
+    """A NAT or load balancer drops idle connections without a word; reusing one would hang
+    until the timeout, so a connection idle for longer than KEEP_ALIVE_SECONDS is replaced."""
+    peers = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            peers.append(self.client_address[1])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        ssrf.post(url, b"{}", {}, 5, allow_private=True)
+        ssrf.post(url, b"{}", {}, 5, allow_private=True)
+        monkeypatch.setattr(ssrf, "KEEP_ALIVE_SECONDS", 0.0)
+        ssrf.post(url, b"{}", {}, 5, allow_private=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert peers[0] == peers[1] != peers[2]

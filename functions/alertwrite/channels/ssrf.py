@@ -16,6 +16,7 @@ import ipaddress
 import select
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,6 +79,7 @@ def _tls():
 
 
 MAX_ANSWER = 4096  # bytes of an answer kept (for the record); a longer answer is not read on
+KEEP_ALIVE_SECONDS = 15.0  # an idle kept connection older than this is not reused (httpcore keeps 5 s)
 
 
 class _Pinned(http.client.HTTPSConnection):
@@ -104,7 +106,10 @@ def _connection(scheme: str, address: str, port: int, host: str, timeout: float)
     if pool is None:
         pool = _local.pool = {}
     key = (scheme, address, port, host)
-    conn = pool.pop(key, None)
+    conn, used = pool.pop(key, (None, 0.0))
+    if conn is not None and time.monotonic() - used > KEEP_ALIVE_SECONDS:
+        conn.close()  # a NAT or load balancer may have dropped it without a word: a send would hang
+        conn = None
     if conn is not None and conn.sock is not None and not select.select([conn.sock], [], [], 0)[0]:
         conn.timeout = timeout
         conn.sock.settimeout(timeout)
@@ -119,10 +124,10 @@ def _connection(scheme: str, address: str, port: int, host: str, timeout: float)
 def _keep(scheme: str, address: str, port: int, host: str, conn: http.client.HTTPConnection) -> None:
     pool = _local.pool
     if len(pool) >= 64:
-        for old in pool.values():
+        for old, _ in pool.values():
             old.close()
         pool.clear()
-    pool[(scheme, address, port, host)] = conn
+    pool[(scheme, address, port, host)] = (conn, time.monotonic())
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool) -> Answer:
