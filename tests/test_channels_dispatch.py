@@ -320,3 +320,28 @@ def test_a_bad_timeout_setting_is_logged_and_the_default_used(env, fakes, schema
         summary = dispatch.run_due(None, schema, settings, env={**ENV, "ALERTWRITE_CHANNELS_TIMEOUT": "soon"})
     assert summary["sent"] >= 1 and len(fakes.got("webhook", "h")) == 1
     assert "ALERTWRITE_CHANNELS_TIMEOUT='soon' is not a number" in caplog.text
+
+
+def test_one_channels_backlog_never_hides_the_other_channels_due_rows(env, fakes, schema):
+    """More than a page of one channel's rows (its endpoint hangs) come first in the due order;
+    the next channel's notification still goes out while that endpoint holds its answer."""
+    from alertwrite.channels.model import Event
+
+    env.add(Channel("slow", "webhook", url=fakes.url("webhook", "slow", ["hold"])))
+    env.add(Channel("fast", "webhook", url=fakes.url("webhook", "fast")))
+    with env.rows() as rows:
+        for i in range(dispatch.DUE_BATCH + 20):
+            outbox.notify(rows, schema, Event("event", (), f"backlog {i}", "x"), channels=["slow"])
+    with env.rows() as rows:
+        outbox.notify(rows, schema, Event("event", (), "the next one", "x"), channels=["fast"])
+    results = []
+    run = threading.Thread(target=lambda: results.append(env.run()))
+    run.start()
+    try:
+        assert len(fakes.wait_for(1, "webhook", "slow")) == 1  # slow now holds its first answer
+        assert len(fakes.wait_for(1, "webhook", "fast")) == 1  # and fast went out all the same
+        assert len(fakes.got("webhook", "slow")) == 1
+    finally:
+        fakes.release()
+        run.join(30)
+    assert not run.is_alive()
