@@ -3,7 +3,8 @@
 A run works in short store phases and holds no store transaction while a chat endpoint
 answers, so a slow endpoint never blocks intake:
   round   one transaction reads what is due and claims it: each attempt first creates
-          `notification_attempts/<id>.<n>`, and only the creator sends;
+          `notification_attempts/<id>.<n>`, and only the creator sends; a claimed row is
+          not due again until its lease ends, so other rounds and executions read past it;
   send    every claimed channel's sends run in parallel, each channel's one after another;
   record  outcomes are written as they come in, all that finished together in one transaction.
 An attempt that never recorded its end (the dispatcher died between the send and its record)
@@ -11,7 +12,7 @@ is reclaimed after a lease as attempt n+1: that is the one case that can send tw
 `webhook` receiver sees the same `webhook-id` both times.
 
 One run per store per process takes the work: a run that starts while another is sending
-hands its channel to that one and returns at once (each notification's create event starts
+hands its work to that one and returns at once (each notification's create event starts
 a run, so 100 channels would otherwise be 100 runs, each reading and claiming on its own).
 The running one does another round whenever work is handed to it or a channel it skipped
 comes free, and stops taking work after ROUND_SECONDS. A channel whose endpoint hangs holds
