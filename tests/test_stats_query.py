@@ -63,6 +63,21 @@ def test_the_store_gives_the_same_report_as_the_records(settings, schema):
     assert report["overall"]["mttr"]["mean"] == 750.0
 
 
+@pytest.mark.parametrize("fraction", [0.0, 1.0])  # always scan the table / always use the startsAt index
+def test_the_local_store_reads_the_same_window_by_scan_or_by_index(tmp_path, schema, monkeypatch, fraction):
+    from alertwrite.stats import query
+
+    settings = Settings(tokens=(), backend="sqlite", sqlite_path=str(tmp_path / "stats.db"))
+    with open_rows(settings, schema) as rows:
+        seed(rows, HISTORY)
+    monkeypatch.setattr(query, "SCAN_FRACTION", fraction)
+    with open_rows(settings, schema) as rows:
+        loaded = load_episodes(rows, WEEK)
+    assert sorted((e.fingerprint, e.started) for e in loaded) == sorted(
+        (e.fingerprint, e.started) for e in HISTORY if WEEK.since <= e.started < WEEK.until)
+    assert [e.started for e in loaded] == sorted(e.started for e in loaded)
+
+
 def test_janitor_resolve_from_before_episodes_kept_resolved_by_is_still_left_out(tmp_path, schema):
     settings = Settings(tokens=(), backend="sqlite", sqlite_path=str(tmp_path / "old.db"))
     start = datetime(2026, 11, 3, tzinfo=timezone.utc)

@@ -28,6 +28,7 @@ EPISODE_COLUMNS = ("fingerprint", "startsAt", "status", "resolvedAt", "resolvedB
                    "receiver", "alertname", "severity", "instance", "ackedBy")
 # The local store leaves out what the alert row has already (same for every episode of it).
 SQLITE_COLUMNS = EPISODE_COLUMNS[:8]
+SCAN_FRACTION = 0.4  # of the table inside the window, above which the local store scans it
 
 
 def load_episodes(rows, window: Window) -> list[Episode]:
@@ -49,8 +50,17 @@ def _sqlite_window(conn: sqlite3.Connection, where) -> list[tuple]:
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: a sqlite3.Row or dict per row costs as much again
     columns = ", ".join(f'"{c}"' for c in SQLITE_COLUMNS)
-    sql = f'SELECT {columns} FROM "{EPISODES_TABLE}" WHERE "startsAt" >= ? AND "startsAt" < ? ORDER BY "startsAt"'
-    return cursor.execute(sql, [where[0][2], where[1][2]]).fetchall()
+    bounds = [where[0][2], where[1][2]]
+    # Through the startsAt index each row is a lookup in the table: for a window that holds
+    # most of the table, one pass over it and a sort is faster (0.46 s against 0.31 s for
+    # 100,000 rows, tests/bench/stats.py). Both counts come from indexes, in milliseconds.
+    inside = cursor.execute(f'SELECT COUNT(*) FROM "{EPISODES_TABLE}" WHERE "startsAt" >= ? AND "startsAt" < ?',
+                            bounds).fetchone()[0]
+    total = cursor.execute(f'SELECT COUNT(*) FROM "{EPISODES_TABLE}"').fetchone()[0]
+    scan = "+" if inside > total * SCAN_FRACTION else ""  # a unary + keeps SQLite off the index
+    sql = (f'SELECT {columns} FROM "{EPISODES_TABLE}" WHERE {scan}"startsAt" >= ? AND {scan}"startsAt" < ? '
+           f'ORDER BY {scan}"startsAt"')
+    return cursor.execute(sql, bounds).fetchall()
 
 
 def load_alerts(rows, fingerprints: list[str]) -> dict[str, "AlertFacts"]:
