@@ -6,6 +6,7 @@ import socket
 import ssl
 import subprocess
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -120,8 +121,13 @@ def test_an_untrusted_certificate_is_refused(tls_server, resolver):
     assert seen == []
 
 
-def test_a_kept_connection_the_server_closed_is_replaced_not_failed():
+@contextmanager
+def plain_server(close_each: bool = False):
+    """A loopback HTTP/1.1 server answering 200. Yields (url, peers, closed): the client port
+    of each request, and a semaphore released each time the server closed a connection.
+    `close_each`: it closes after every answer, without saying so (an idle timeout at once)."""
     peers = []
+    closed = threading.Semaphore(0)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -135,9 +141,7 @@ def test_a_kept_connection_the_server_closed_is_replaced_not_failed():
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            self.close_connection = True  # idle timeout at once, without saying so
-
-    closed = threading.Semaphore(0)
+            self.close_connection = close_each
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
@@ -149,14 +153,18 @@ def test_a_kept_connection_the_server_closed_is_replaced_not_failed():
     server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        answers = []
-        for _ in range(3):
-            answers.append(ssrf.post(url, b"{}", {}, 5, allow_private=True).status)
-            assert closed.acquire(timeout=5)  # the server has closed it before the next send
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", peers, closed
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_not_failed():
+    answers = []
+    with plain_server(close_each=True) as (url, peers, closed):
+        for _ in range(3):
+            answers.append(ssrf.post(url, b"{}", {}, 5, allow_private=True).status)
+            assert closed.acquire(timeout=5)  # the server has closed it before the next send
     assert answers == [200, 200, 200]
     assert len(set(peers)) == 3  # each on a new connection
 
@@ -164,31 +172,9 @@ def test_a_kept_connection_the_server_closed_is_replaced_not_failed():
 def test_an_idle_kept_connection_is_not_reused_after_the_keep_alive_time(monkeypatch):
     """A NAT or load balancer drops idle connections without a word; reusing one would hang
     until the timeout, so a connection idle for longer than KEEP_ALIVE_SECONDS is replaced."""
-    peers = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            peers.append(self.client_address[1])
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    with plain_server() as (url, peers, _):
         ssrf.post(url, b"{}", {}, 5, allow_private=True)
         ssrf.post(url, b"{}", {}, 5, allow_private=True)
         monkeypatch.setattr(ssrf, "KEEP_ALIVE_SECONDS", 0.0)
         ssrf.post(url, b"{}", {}, 5, allow_private=True)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert peers[0] == peers[1] != peers[2]
