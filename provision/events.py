@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from alertwrite.errors import StoreMisconfigured, StoreUnavailable
+from alertwrite.stores.sqlite_rows import decode_row
 
 from .http_server import log_sink
 
@@ -158,16 +159,11 @@ class ChangeFeed:
         """The row as Appwrite's event payload carries it (arrays and booleans decoded)."""
         with self._lock:
             found = self._conn.execute(f'SELECT * FROM "{table}" WHERE "$id" = ?', (row_id,)).fetchone()
-        doc = dict(found) if found else {"$id": row_id}
         spec = self.tables.get(table)
-        for col in spec.columns if spec else ():
-            value = doc.get(col.key)
-            if value is None:
-                continue
-            if col.array:
-                doc[col.key] = json.loads(value)
-            elif col.type == "boolean":
-                doc[col.key] = bool(value)
+        if found is None:
+            doc = {"$id": row_id}
+        else:
+            doc = decode_row(spec, found) if spec else dict(found)
         doc.update({"$tableId": table, "$databaseId": self.database})
         return doc
 

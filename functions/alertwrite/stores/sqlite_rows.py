@@ -12,12 +12,26 @@ from contextlib import contextmanager
 from typing import Iterator, Sequence
 
 from ..records import fit_row
-from ..schema import Schema
+from ..schema import Schema, Table
 from ..timeutil import format_ms, utcnow
 from .rows import RowsBase, RowQueryError, Where, check_query, clamp_limit
 from .sqlite import insert_new, q
 
 _COMPARE = {"=": "IS", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def decode_row(spec: Table, row) -> dict:
+    """A stored row as the RowStore returns it: arrays and booleans decoded from their columns."""
+    data = dict(row)
+    for col in spec.columns:
+        value = data.get(col.key)
+        if value is None:
+            continue
+        if col.array:
+            data[col.key] = json.loads(value)
+        elif col.type == "boolean":
+            data[col.key] = bool(value)
+    return data
 
 
 class SqliteRows(RowsBase):
@@ -125,16 +139,7 @@ class SqliteRows(RowsBase):
         return data
 
     def _out(self, table: str, row: sqlite3.Row) -> dict:
-        data = dict(row)
-        for col in self.schema.table(table).columns:
-            value = data.get(col.key)
-            if value is None:
-                continue
-            if col.array:
-                data[col.key] = json.loads(value)
-            elif col.type == "boolean":
-                data[col.key] = bool(value)
-        return data
+        return decode_row(self.schema.table(table), row)
 
     def _where(self, table: str, where: Sequence[Where]) -> tuple[list[str], list]:
         spec = self.schema.table(table)
