@@ -362,21 +362,14 @@ def _claim_all(ctx: Context, key: tuple, store, jobs: list[Job]) -> list[Job]:
     """One bulk create claims every attempt of the round; the few it did not get are looked
     at one by one (held by another run, or lost in a crash)."""
     started = ctx.clock()
-
-    def attempt_id(row: dict) -> str:
-        return f"{row['$id']}.{int(row.get('attempts') or 0) + 1}"
-
     wanted = [row for job in jobs for b in job.batches for row in b]
-    created = set(store.create(ATTEMPTS_TABLE, [
-        {"$id": attempt_id(r), "notification": r["$id"], "channel": r["channel"],
-         "attempt": int(r.get("attempts") or 0) + 1, "startedAt": format_ms(started)} for r in wanted])) \
-        if wanted else set()
+    created = set(store.create(ATTEMPTS_TABLE, [_attempt(r, _next(r), started) for r in wanted])) if wanted else set()
     kept = []
     for job in jobs:
         batches = []
         for batch in job.batches:
-            mine = [dict(r, attempts=int(r.get("attempts") or 0) + 1) for r in batch if attempt_id(r) in created]
-            others = [r for r in batch if attempt_id(r) not in created]
+            mine = [dict(r, attempts=_next(r)) for r in batch if f"{r['$id']}.{_next(r)}" in created]
+            others = [r for r in batch if f"{r['$id']}.{_next(r)}" not in created]
             mine += _claim(ctx, store, others, started) if others else []
             if mine:
                 batches.append(mine)
@@ -393,15 +386,24 @@ def _claim_all(ctx: Context, key: tuple, store, jobs: list[Job]) -> list[Job]:
     return kept
 
 
+def _next(row: dict) -> int:
+    """The number of the row's next attempt."""
+    return int(row.get("attempts") or 0) + 1
+
+
+def _attempt(row: dict, n: int, started: datetime) -> dict:
+    """Attempt n of a notification: creating this row is the claim to send it."""
+    return {"$id": f"{row['$id']}.{n}", "notification": row["$id"], "channel": row["channel"], "attempt": n,
+            "startedAt": format_ms(started)}
+
+
 def _claim(ctx: Context, store, rows: list[dict], started: datetime) -> list[dict]:
     claimed = []
     for row in rows:
-        n = int(row.get("attempts") or 0) + 1
+        n = _next(row)
         for _ in range(2):  # attempt n, or n+1 when n was lost
             attempt_id = f"{row['$id']}.{n}"
-            created = store.create(ATTEMPTS_TABLE, [{"$id": attempt_id, "notification": row["$id"],
-                                                     "channel": row["channel"], "attempt": n,
-                                                     "startedAt": format_ms(started)}])
+            created = store.create(ATTEMPTS_TABLE, [_attempt(row, n, started)])
             if created:
                 claimed.append(dict(row, attempts=n))
                 break
