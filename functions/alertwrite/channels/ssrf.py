@@ -98,15 +98,22 @@ class _Pinned(http.client.HTTPSConnection):
 _local = threading.local()
 
 
-def _connection(scheme: str, address: str, port: int, host: str, timeout: float) -> http.client.HTTPConnection:
-    """A kept-alive connection per sending thread and (checked address, host): no TCP and TLS
-    handshake per message, and never shared by two names or two addresses. One the peer
-    closed while idle is seen here (readable before we wrote) and replaced, as httpcore does."""
+Key = tuple[str, str, int, str]  # (scheme, checked address, port, host name)
+
+
+def _pool() -> dict[Key, tuple[http.client.HTTPConnection, float]]:
+    """This sending thread's kept connections, with when each was last used."""
     pool = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
-    key = (scheme, address, port, host)
-    conn, used = pool.pop(key, (None, 0.0))
+    return pool
+
+
+def _connection(key: Key, timeout: float) -> http.client.HTTPConnection:
+    """A kept-alive connection per sending thread and (checked address, host): no TCP and TLS
+    handshake per message, and never shared by two names or two addresses. One the peer
+    closed while idle is seen here (readable before we wrote) and replaced, as httpcore does."""
+    conn, used = _pool().pop(key, (None, 0.0))
     if conn is not None and time.monotonic() - used > KEEP_ALIVE_SECONDS:
         conn.close()  # a NAT or load balancer may have dropped it without a word: a send would hang
         conn = None
@@ -116,18 +123,19 @@ def _connection(scheme: str, address: str, port: int, host: str, timeout: float)
         return conn
     if conn is not None:
         conn.close()
+    scheme, address, port, host = key
     if scheme == "https":
         return _Pinned(address, port, host, timeout)
     return http.client.HTTPConnection(address, port, timeout=timeout)
 
 
-def _keep(scheme: str, address: str, port: int, host: str, conn: http.client.HTTPConnection) -> None:
-    pool = _local.pool
+def _keep(key: Key, conn: http.client.HTTPConnection) -> None:
+    pool = _pool()
     if len(pool) >= 64:
         for old, _ in pool.values():
             old.close()
         pool.clear()
-    pool[(scheme, address, port, host)] = (conn, time.monotonic())
+    pool[key] = (conn, time.monotonic())
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool) -> Answer:
@@ -145,7 +153,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_p
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    conn = _connection(parts.scheme, address, number, host, timeout)
+    key = (parts.scheme, address, number, host)
+    conn = _connection(key, timeout)
     try:
         conn.request("POST", target, body=body, headers=send_headers)
         response = conn.getresponse()
@@ -156,7 +165,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_p
             answer_headers[name] = f"{answer_headers[name]}, {value}" if name in answer_headers else value
         status = response.status
         if response.isclosed() and not response.will_close:
-            _keep(parts.scheme, address, number, host, conn)
+            _keep(key, conn)
         else:
             conn.close()
     except TimeoutError:
