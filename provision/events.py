@@ -68,14 +68,16 @@ class ChangeFeed:
         self.last = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM _changes").fetchone()[0]
         self._address = _wake_address(self.path)
         self._listener = _bind(self._address) if fire_events else None
-        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) if self._address else None
+        # Only a process that does not fire the events tells the one that does.
+        tells = self._address is not None and self._listener is None
+        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) if tells else None
         if self._sender:
             self._sender.setblocking(False)
         functions.on_commit(self._committed)
 
     def _committed(self, path: str) -> None:
         self._wake.set()
-        if self._sender and not self._listener:  # another process fires the events: tell it
+        if self._sender:
             try:
                 self._sender.sendto(b"c", self._address)
             except OSError:  # no primary listening, or its queue is full: it polls anyway
